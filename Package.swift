@@ -1,0 +1,59 @@
+// swift-tools-version:6.0
+//
+// EKD — Explicit Knowledge Distillation for small 3D hand-pose networks, on the CPU.
+// Modules are listed lowest first; a dependency only ever points up this file.
+
+import PackageDescription
+
+let package = Package(
+  name: "EKD",
+  platforms: [.macOS(.v14)],
+  products: [
+    // MARK: Public API — import exactly the part you need.
+    .library(name: "EKDTensor", targets: ["EKDTensor"]),
+    .library(name: "EKDLayers", targets: ["EKDLayers"]),
+    .executable(name: "ekd", targets: ["ekd"]),
+  ],
+  dependencies: [
+    .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
+  ],
+  targets: [
+    // MARK: System libraries
+    .systemLibrary(
+      name: "COpenBLAS",
+      pkgConfig: "openblas",
+      providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
+    ),
+
+    // MARK: Public modules
+    .target(name: "EKDTensor", dependencies: ["COpenBLAS"]),
+    .target(name: "EKDLayers", dependencies: ["EKDTensor"]),
+    .target(
+      name: "EKDCommands",
+      dependencies: [
+        "EKDTensor", "EKDLayers",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]
+    ),
+    .executableTarget(name: "ekd", dependencies: ["EKDCommands"]),
+
+    // MARK: Implementation details
+    .target(name: "_EKDTestSupport", dependencies: ["EKDTensor", "EKDLayers"]),
+
+    // MARK: Benchmarks
+    .executableTarget(
+      name: "EKDBench",
+      dependencies: ["EKDTensor", "EKDLayers", "COpenBLAS"],
+      path: "Benchmarks/EKDBench"
+    ),
+
+    // MARK: Tests
+    .testTarget(name: "EKDTensorTests", dependencies: ["EKDTensor", "_EKDTestSupport"]),
+    .testTarget(
+      name: "EKDLayersTests",
+      dependencies: ["EKDLayers", "_EKDTestSupport"],
+      resources: [.copy("Fixtures")]
+    ),
+  ],
+  swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,4 @@
+import ArgumentParser
+struct CheckpointCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(commandName: "checkpoint")
+}

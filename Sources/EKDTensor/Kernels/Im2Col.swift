@@ -1,0 +1,114 @@
+/// The window geometry of a 2-D convolution or pooling.
+public struct ConvGeometry: Hashable, Sendable, CustomStringConvertible {
+  public var kernelHeight: Int, kernelWidth: Int
+  public var strideHeight: Int, strideWidth: Int
+  public var padHeight: Int, padWidth: Int
+
+  public init(kernel: Int, stride: Int = 1, padding: Int = 0) {
+    self.init(kernelHeight: kernel, kernelWidth: kernel, stride: stride, padding: padding)
+  }
+
+  public init(kernelHeight: Int, kernelWidth: Int, stride: Int = 1, padding: Int = 0) {
+    precondition(kernelHeight > 0 && kernelWidth > 0 && stride > 0 && padding >= 0)
+    self.kernelHeight = kernelHeight
+    self.kernelWidth = kernelWidth
+    strideHeight = stride
+    strideWidth = stride
+    padHeight = padding
+    padWidth = padding
+  }
+
+  /// Output extent for an input extent (floor mode).
+  public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
+    ((height + 2 * padHeight - kernelHeight) / strideHeight + 1,
+     (width + 2 * padWidth - kernelWidth) / strideWidth + 1)
+  }
+
+  /// A 1×1, stride-1, unpadded window: the input is already the column matrix.
+  public var isPointwise: Bool {
+    kernelHeight == 1 && kernelWidth == 1 && strideHeight == 1 && strideWidth == 1
+      && padHeight == 0 && padWidth == 0
+  }
+
+  public var description: String {
+    "k\(kernelHeight)x\(kernelWidth) s\(strideHeight) p\(padHeight)"
+  }
+}
+
+/// im2col / col2im for one image, Caffe's lowering.
+///
+/// Shapes: the image is C×H×W; the column matrix is (C·kh·kw) × (Ho·Wo), row
+/// r = (c·kh + i)·kw + j holding input pixel (oy·sh − ph + i, ox·sw − pw + j)
+/// for each output position (oy, ox), zero where that falls in the padding.
+/// Then conv = W[O × C·kh·kw] · cols, a single SGEMM.
+enum Im2Col {
+  static func forward(
+    _ x: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
+    _ g: ConvGeometry, into cols: UnsafeMutablePointer<Float>
+  ) {
+    let (ho, wo) = g.outputSize(height: height, width: width)
+    var dst = cols
+    for c in 0..<channels {
+      let plane = x + c * height * width
+      for i in 0..<g.kernelHeight {
+        for j in 0..<g.kernelWidth {
+          // Output columns ox whose input column ix = ox·sw − pw + j is inside [0, W).
+          let (lo, hi) = validRange(offset: j - g.padWidth, stride: g.strideWidth, limit: width, count: wo)
+          for oy in 0..<ho {
+            let iy = oy * g.strideHeight - g.padHeight + i
+            if iy < 0 || iy >= height || lo >= hi {
+              dst.update(repeating: 0, count: wo)
+            } else {
+              if lo > 0 { dst.update(repeating: 0, count: lo) }
+              let src = plane + iy * width + (j - g.padWidth)
+              if g.strideWidth == 1 {
+                (dst + lo).update(from: src + lo, count: hi - lo)
+              } else {
+                let s = g.strideWidth
+                for ox in lo..<hi { dst[ox] = src[ox * s] }
+              }
+              if hi < wo { (dst + hi).update(repeating: 0, count: wo - hi) }
+            }
+            dst += wo
+          }
+        }
+      }
+    }
+  }
+
+  /// dx += col2im(cols): the adjoint of `forward`.
+  static func backward(
+    _ cols: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
+    _ g: ConvGeometry, accumulatingInto dx: UnsafeMutablePointer<Float>
+  ) {
+    let (ho, wo) = g.outputSize(height: height, width: width)
+    var src = cols
+    for c in 0..<channels {
+      let plane = dx + c * height * width
+      for i in 0..<g.kernelHeight {
+        for j in 0..<g.kernelWidth {
+          let (lo, hi) = validRange(offset: j - g.padWidth, stride: g.strideWidth, limit: width, count: wo)
+          for oy in 0..<ho {
+            let iy = oy * g.strideHeight - g.padHeight + i
+            if iy >= 0 && iy < height && lo < hi {
+              let dst = plane + iy * width + (j - g.padWidth)
+              let s = g.strideWidth
+              for ox in lo..<hi { dst[ox * s] += src[ox] }
+            }
+            src += wo
+          }
+        }
+      }
+    }
+  }
+
+  /// The ox in [0, count) with 0 ≤ ox·stride + offset < limit, as lo..<hi.
+  @inline(__always)
+  static func validRange(offset: Int, stride: Int, limit: Int, count: Int) -> (Int, Int) {
+    // ox ≥ ceil(−offset / stride), ox ≤ floor((limit − 1 − offset) / stride)
+    let lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride
+    let last = limit - 1 - offset
+    let hi = last < 0 ? 0 : min(count, last / stride + 1)
+    return (min(lo, hi), hi)
+  }
+}

@@ -1,0 +1,37 @@
+import Foundation
+
+/// Softmax over the last axis: y = exp(x − max x) / Σ exp(x − max x).
+/// Pullback: dx = y ⊙ (dy − Σ dy·y), row by row.
+extension Tape {
+  public func softmax(_ x: Variable) -> Variable {
+    let xs = x.value
+    let n = xs.shape.rank == 0 ? 1 : xs.shape[-1]
+    let rows = xs.count / max(n, 1)
+    var y = Tensor(uninitialized: xs.shape)
+    let px = xs.pointer, py = y.mutablePointer
+    Parallel.chunks(rows, threads: threads, minimumPerWorker: 64) { range, _ in
+      for r in range {
+        let src = px + r * n, dst = py + r * n
+        var m = -Float.infinity
+        for j in 0..<n { m = max(m, src[j]) }
+        var s: Float = 0
+        for j in 0..<n {
+          dst[j] = Foundation.exp(src[j] - m)
+          s += dst[j]
+        }
+        let inv = 1 / s
+        for j in 0..<n { dst[j] *= inv }
+      }
+    }
+    let out = y
+    return record(y, inputs: [x]) { dy, d in
+      guard let dx = d[0] else { return }
+      let g = dy.pointer, py = out.pointer
+      for r in 0..<rows {
+        var dot: Float = 0
+        for j in 0..<n { dot += g[r * n + j] * py[r * n + j] }
+        for j in 0..<n { dx[r * n + j] += py[r * n + j] * (g[r * n + j] - dot) }
+      }
+    }
+  }
+}

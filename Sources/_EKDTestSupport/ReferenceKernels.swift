@@ -1,0 +1,60 @@
+import EKDTensor
+
+/// Slow, obviously-correct kernels that the fast ones are tested against.
+public enum Reference {
+  /// Direct convolution, Double accumulation: y[n,o,i,j] = b[o] + Σ x·w over the window.
+  public static func conv2d(_ x: Tensor, weight w: Tensor, bias: Tensor?, geometry g: ConvGeometry) -> Tensor {
+    let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let o = w.shape[0]
+    let (ho, wo) = g.outputSize(height: h, width: wd)
+    var y = Tensor(zeros: [n, o, ho, wo])
+    for b in 0..<n {
+      for oc in 0..<o {
+        for i in 0..<ho {
+          for j in 0..<wo {
+            var s = Double(bias?[flat: oc] ?? 0)
+            for ic in 0..<c {
+              for ki in 0..<g.kernelHeight {
+                for kj in 0..<g.kernelWidth {
+                  let iy = i * g.strideHeight - g.padHeight + ki
+                  let ix = j * g.strideWidth - g.padWidth + kj
+                  guard iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+                  s += Double(x[b, ic, iy, ix]) * Double(w[oc, ic, ki, kj])
+                }
+              }
+            }
+            y[b, oc, i, j] = Float(s)
+          }
+        }
+      }
+    }
+    return y
+  }
+
+  /// Triple-loop matrix product of row-major matrices with optional transposes.
+  public static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
+    let (m, k) = transposeA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])
+    let n = transposeB ? b.shape[0] : b.shape[1]
+    var c = Tensor(zeros: [m, n])
+    for i in 0..<m {
+      for j in 0..<n {
+        var s = 0.0
+        for p in 0..<k {
+          let av = transposeA ? a[p, i] : a[i, p]
+          let bv = transposeB ? b[j, p] : b[p, j]
+          s += Double(av) * Double(bv)
+        }
+        c[i, j] = Float(s)
+      }
+    }
+    return c
+  }
+
+  /// The largest |a − b| over two tensors of one shape.
+  public static func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
+    precondition(a.shape == b.shape, "shapes \(a.shape) and \(b.shape)")
+    var m: Float = 0
+    for i in 0..<a.count { m = max(m, abs(a[flat: i] - b[flat: i])) }
+    return m
+  }
+}

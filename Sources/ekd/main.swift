@@ -1,0 +1,3 @@
+import EKDCommands
+
+EKD.main()

@@ -1,0 +1,110 @@
+import EKDTensor
+import Testing
+import _EKDTestSupport
+
+@Suite struct BatchNormOp {
+  func parameters(_ c: Int, rng: inout SeededRandom) -> (Parameter, Parameter, Parameter, Parameter) {
+    (Parameter(Tensor.randomUniform([c], in: 0.5...1.5, using: &rng)),
+     Parameter(Tensor.randomNormal([c], using: &rng)),
+     Parameter(Tensor(zeros: [c]), trainable: false),
+     Parameter(Tensor(repeating: 1, shape: [c]), trainable: false))
+  }
+
+  @Test(arguments: [Tape.Mode.training, .inference])
+  func gradientsForInputScaleAndShift(mode: Tape.Mode) {
+    var rng = SeededRandom(seed: 9)
+    let (gamma, beta, mean, variance) = parameters(3, rng: &rng)
+    mean.value = Tensor(shape: [3], scalars: [0.3, -0.2, 0.1])
+    variance.value = Tensor(shape: [3], scalars: [1.5, 0.7, 2.0])
+    let x = Tensor.randomNormal([4, 3, 3, 2], mean: 0.5, std: 2, using: &rng)
+    // An inference-mode BN still has a gradient; check it via running statistics on a training tape
+    // by feeding eval semantics: the checker's tapes are training tapes, so for the eval case we
+    // compare against the closed form instead.
+    if mode == .training {
+      let (mismatches, probed) = GradientCheck().check(inputs: [x], parameters: [gamma, beta]) { t, v in
+        t.batchNorm2d(v[0], scale: t.variable(gamma), shift: t.variable(beta), runningMean: mean, runningVariance: variance)
+      }
+      #expect(probed == 24 + 6)
+      #expect(mismatches.isEmpty, "\(mismatches.prefix(5))")
+      // The checker's tapes must not have touched the running statistics.
+      #expect(mean.value.scalars == [0.3, -0.2, 0.1])
+    } else {
+      let tape = Tape(mode: .inference)
+      let y = tape.batchNorm2d(tape.constant(x), scale: tape.variable(gamma), shift: tape.variable(beta), runningMean: mean, runningVariance: variance).value
+      for i in 0..<x.count {
+        let ch = (i / 6) % 3
+        let expected = gamma.value[ch] * (x[flat: i] - mean.value[ch]) / (variance.value[ch] + 1e-5).squareRoot() + beta.value[ch]
+        #expect(abs(y[flat: i] - expected) < 1e-5)
+      }
+    }
+  }
+
+  @Test func trainingNormalisesAndUpdatesRunningStatistics() {
+    var rng = SeededRandom(seed: 2)
+    let c = 2
+    let gamma = Parameter(Tensor(repeating: 1, shape: [c])), beta = Parameter(Tensor(zeros: [c]))
+    let mean = Parameter(Tensor(zeros: [c]), trainable: false)
+    let variance = Parameter(Tensor(repeating: 1, shape: [c]), trainable: false)
+    let x = Tensor.randomNormal([8, c, 4, 4], mean: 3, std: 2, using: &rng)
+    let tape = Tape(mode: .training)
+    let y = tape.batchNorm2d(tape.input(x), scale: tape.variable(gamma), shift: tape.variable(beta), runningMean: mean, runningVariance: variance).value
+    // Per channel: output mean 0, biased variance 1 (up to ε).
+    for ch in 0..<c {
+      var values: [Float] = []
+      var raw: [Double] = []
+      for n in 0..<8 { for i in 0..<16 { values.append(y[flat: (n * c + ch) * 16 + i]); raw.append(Double(x[flat: (n * c + ch) * 16 + i])) } }
+      let m = values.reduce(0, +) / Float(values.count)
+      let v = values.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Float(values.count)
+      #expect(abs(m) < 1e-5)
+      #expect(abs(v - 1) < 1e-3)
+      // Running statistics moved 10% toward the batch mean and the *unbiased* batch variance.
+      let bm = raw.reduce(0, +) / Double(raw.count)
+      let bv = raw.map { ($0 - bm) * ($0 - bm) }.reduce(0, +) / Double(raw.count - 1)
+      #expect(abs(Double(mean.value[ch]) - 0.1 * bm) < 1e-5)
+      #expect(abs(Double(variance.value[ch]) - (0.9 + 0.1 * bv)) < 1e-4)
+    }
+    // Eval on the same input uses the running statistics, so it differs from training output.
+    let evalTape = Tape(mode: .inference)
+    let ye = evalTape.batchNorm2d(evalTape.constant(x), scale: evalTape.variable(gamma), shift: evalTape.variable(beta), runningMean: mean, runningVariance: variance).value
+    #expect(Reference.maxAbsDifference(y, ye) > 0.5)
+  }
+}
+
+@Suite struct TapeMechanics {
+  @Test func fanOutAccumulates() {
+    let tape = Tape()
+    let x = tape.input(Tensor(shape: [3], scalars: [1, 2, 3]))
+    tape.backward(from: (x + x).sum())
+    #expect(tape.gradient(of: x)?.scalars == [2, 2, 2])
+  }
+
+  @Test func unusedBranchGetsNoGradient() {
+    let tape = Tape()
+    let x = tape.input(Tensor(shape: [2], scalars: [1, 2]))
+    let y = tape.input(Tensor(shape: [2], scalars: [3, 4]))
+    _ = (y * y).sum()
+    tape.backward(from: (x * x).sum())
+    #expect(tape.gradient(of: x)?.scalars == [2, 4])
+    #expect(tape.gradient(of: y) == nil)
+  }
+
+  @Test func inferenceRecordsNothing() {
+    let tape = Tape(mode: .inference)
+    let p = Parameter(Tensor(shape: [2], scalars: [1, 2]))
+    let y = (tape.variable(p) * tape.variable(p)).relu().sum()
+    #expect(tape.recordCount == 0)
+    #expect(!y.requiresGradient)
+    #expect(y.value.scalar == 5)
+  }
+
+  @Test func parameterGradientsAddUpUntilZeroed() {
+    let p = Parameter(Tensor(shape: [2], scalars: [1, -2]))
+    for _ in 0..<2 {
+      let tape = Tape()
+      tape.backward(from: (tape.variable(p) * tape.variable(p)).sum())
+    }
+    #expect(p.grad.scalars == [4, -8])
+    p.zeroGradient()
+    #expect(p.grad.scalars == [0, 0])
+  }
+}
