@@ -52,7 +52,7 @@ let package = Package(
     .testTarget(
       name: "EKDLayersTests",
       dependencies: ["EKDLayers", "_EKDTestSupport"],
-      resources: [.copy("Fixtures")]
+      exclude: ["Fixtures"]
     ),
   ],
   swiftLanguageModes: [.v5]

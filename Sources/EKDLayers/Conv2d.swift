@@ -1,0 +1,45 @@
+import EKDTensor
+
+/// A 2-D convolution lowered to im2col + SGEMM (see `Conv2dKernel`).
+public final class Conv2d: Layer {
+  /// [outputChannels, inputChannels, kernelHeight, kernelWidth]
+  public let weight: Parameter
+  /// [outputChannels], or nil.
+  public let bias: Parameter?
+  public let geometry: ConvGeometry
+
+  public init(
+    inputChannels: Int, outputChannels: Int, kernelSize: Int, stride: Int = 1, padding: Int = 0,
+    bias: Bool = true, initializer: Initializer = .heNormal,
+    using rng: inout some RandomNumberGenerator
+  ) {
+    geometry = ConvGeometry(kernel: kernelSize, stride: stride, padding: padding)
+    let fanIn = inputChannels * kernelSize * kernelSize
+    weight = Parameter(initializer.tensor([outputChannels, inputChannels, kernelSize, kernelSize], fanIn: fanIn, using: &rng))
+    self.bias = bias ? Parameter(Tensor(zeros: [outputChannels])) : nil
+  }
+
+  public var inputChannels: Int { weight.shape[1] }
+  public var outputChannels: Int { weight.shape[0] }
+
+  public func callAsFunction(_ x: Variable) -> Variable {
+    let t = x.tape
+    return t.conv2d(x, weight: t.variable(weight), bias: bias.map { t.variable($0) }, geometry: geometry)
+  }
+
+  public func visitParameters(_ visit: (String, Parameter) -> Void) {
+    visit("weight", weight)
+    if let bias { visit("bias", bias) }
+  }
+
+  public func trace(_ input: Shape, path: String, _ visit: (LayerTrace) -> Void) throws(ShapeError) -> Shape {
+    try requireImage(input, channels: inputChannels, path: path)
+    let (ho, wo) = geometry.outputSize(height: input[2], width: input[3])
+    guard ho > 0, wo > 0 else { throw ShapeError(path, expected: "an input larger than the \(geometry) window", got: input) }
+    let out: Shape = [input[0], outputChannels, ho, wo]
+    let params = weight.value.count + (bias?.value.count ?? 0)
+    visit(LayerTrace(path: path, kind: "Conv2d(\(inputChannels)→\(outputChannels), \(geometry))", input: input, output: out,
+                     macs: out.count * weight.value.count / outputChannels, parameters: params))
+    return out
+  }
+}
