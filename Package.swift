@@ -43,7 +43,10 @@ let package = Package(
     // MARK: Benchmarks
     .executableTarget(
       name: "EKDBench",
-      dependencies: ["EKDTensor", "EKDLayers", "COpenBLAS"],
+      dependencies: [
+        "EKDTensor", "EKDLayers", "COpenBLAS", "_EKDTestSupport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ],
       path: "Benchmarks/EKDBench"
     ),
 

@@ -23,6 +23,23 @@ public enum BLAS {
       Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
   }
 
+  /// The same product with the rows of C shared out over `threads` workers,
+  /// each calling single-threaded BLAS (see `Conv2dKernel` for why EKD keeps
+  /// OpenBLAS's own threads off).
+  public static func gemm(
+    transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+    alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int, threads workers: Int
+  ) {
+    threads = 1
+    // Rows of op(A): row r starts at a + r·lda, or at a + r when A is stored transposed.
+    Parallel.chunks(m, threads: workers, minimumPerWorker: 16) { rows, _ in
+      gemm(transA: transA, transB: transB, m: rows.count, n: n, k: k, alpha: alpha,
+           a: a + rows.lowerBound * (transA ? 1 : lda), lda: lda, b: b, ldb: ldb,
+           beta: beta, c: c + rows.lowerBound * ldc, ldc: ldc)
+    }
+  }
+
   /// The number of threads OpenBLAS uses inside one call.
   ///
   /// Process-wide, because OpenBLAS's own setting is. Kernels that parallelise

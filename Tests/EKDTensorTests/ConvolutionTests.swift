@@ -33,3 +33,34 @@ import _EKDTestSupport
     #expect(Reference.maxAbsDifference(y, expected) < 1e-4)
   }
 }
+
+/// The tiled paths (bands of rows, groups of images) against the direct
+/// convolution (forward) and against one-tile-per-image (backward, which the
+/// finite-difference tests check).
+@Suite struct ConvolutionTiles {
+  @Test(arguments: [1, 5, 13, 40, 100])
+  func tiledMatchesUntiled(tileColumns: Int) {
+    var rng = SeededRandom(seed: 8)
+    for (shape, kernel, stride, padding) in [([4, 3, 7, 6], 3, 1, 1), ([5, 4, 5, 5], 1, 1, 0), ([3, 2, 9, 8], 3, 2, 1)] {
+      let g = ConvGeometry(kernel: kernel, stride: stride, padding: padding)
+      let x = Tensor.randomNormal(Shape(shape), using: &rng)
+      let w = Tensor.randomNormal([3, shape[1], kernel, kernel], using: &rng)
+      let b = Tensor.randomNormal([3], using: &rng)
+      for threads in [1, 2] {
+        let y = Conv2dKernel.forward(x, weight: w, bias: b, geometry: g, threads: threads, tileColumns: tileColumns)
+        #expect(Reference.maxAbsDifference(y, Reference.conv2d(x, weight: w, bias: b, geometry: g)) < 1e-4)
+        let dy = Tensor.randomNormal(y.shape, using: &rng)
+        var grads: [[Tensor]] = []
+        for tiles in [tileColumns, 1 << 30] {
+          var dx = Tensor(zeros: x.shape), dw = Tensor(zeros: w.shape), db = Tensor(zeros: b.shape)
+          Conv2dKernel.backward(dy, input: x, weight: w, geometry: g, threads: threads,
+                                dx: dx.withUnsafeMutableBufferPointer { $0.baseAddress! },
+                                dw: dw.withUnsafeMutableBufferPointer { $0.baseAddress! },
+                                db: db.withUnsafeMutableBufferPointer { $0.baseAddress! }, tileColumns: tiles)
+          grads.append([dx, dw, db])
+        }
+        for (a, e) in zip(grads[0], grads[1]) { #expect(Reference.maxAbsDifference(a, e) < 1e-4) }
+      }
+    }
+  }
+}

@@ -41,33 +41,42 @@ public struct ConvGeometry: Hashable, Sendable, CustomStringConvertible {
 /// r = (c·kh + i)·kw + j holding input pixel (oy·sh − ph + i, ox·sw − pw + j)
 /// for each output position (oy, ox), zero where that falls in the padding.
 /// Then conv = W[O × C·kh·kw] · cols, a single SGEMM.
+///
+/// Both take a range of output rows (a tile) and the matrix's row stride
+/// `ld`, so that a tile of one image, or several images side by side, form
+/// one GEMM operand.
 enum Im2Col {
+  /// Writes the columns of output rows `rows` to `cols` (row r at cols + r·ld).
   static func forward(
     _ x: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
-    _ g: ConvGeometry, into cols: UnsafeMutablePointer<Float>
+    _ g: ConvGeometry, rows: Range<Int>, into cols: UnsafeMutablePointer<Float>, ld: Int
   ) {
-    let (ho, wo) = g.outputSize(height: height, width: width)
-    var dst = cols
+    let wo = g.outputSize(height: height, width: width).width
+    var r = 0
     for c in 0..<channels {
       let plane = x + c * height * width
       for i in 0..<g.kernelHeight {
         for j in 0..<g.kernelWidth {
           // Output columns ox whose input column ix = ox·sw − pw + j is inside [0, W).
           let (lo, hi) = validRange(offset: j - g.padWidth, stride: g.strideWidth, limit: width, count: wo)
-          for oy in 0..<ho {
+          var dst = cols + r * ld
+          r += 1
+          for oy in rows {
             let iy = oy * g.strideHeight - g.padHeight + i
+            // Plain loops, not memcpy/memset calls: rows are often only
+            // 7–56 floats long, where a call costs more than the copy.
             if iy < 0 || iy >= height || lo >= hi {
-              dst.update(repeating: 0, count: wo)
+              for ox in 0..<wo { dst[ox] = 0 }
             } else {
-              if lo > 0 { dst.update(repeating: 0, count: lo) }
+              for ox in 0..<lo { dst[ox] = 0 }
               let src = plane + iy * width + (j - g.padWidth)
               if g.strideWidth == 1 {
-                (dst + lo).update(from: src + lo, count: hi - lo)
+                for ox in lo..<hi { dst[ox] = src[ox] }
               } else {
                 let s = g.strideWidth
                 for ox in lo..<hi { dst[ox] = src[ox * s] }
               }
-              if hi < wo { (dst + hi).update(repeating: 0, count: wo - hi) }
+              for ox in hi..<wo { dst[ox] = 0 }
             }
             dst += wo
           }
@@ -76,19 +85,21 @@ enum Im2Col {
     }
   }
 
-  /// dx += col2im(cols): the adjoint of `forward`.
+  /// dx += col2im(cols) for output rows `rows`: the adjoint of `forward`.
   static func backward(
-    _ cols: UnsafePointer<Float>, channels: Int, height: Int, width: Int,
-    _ g: ConvGeometry, accumulatingInto dx: UnsafeMutablePointer<Float>
+    _ cols: UnsafePointer<Float>, ld: Int, channels: Int, height: Int, width: Int,
+    _ g: ConvGeometry, rows: Range<Int>, accumulatingInto dx: UnsafeMutablePointer<Float>
   ) {
-    let (ho, wo) = g.outputSize(height: height, width: width)
-    var src = cols
+    let wo = g.outputSize(height: height, width: width).width
+    var r = 0
     for c in 0..<channels {
       let plane = dx + c * height * width
       for i in 0..<g.kernelHeight {
         for j in 0..<g.kernelWidth {
           let (lo, hi) = validRange(offset: j - g.padWidth, stride: g.strideWidth, limit: width, count: wo)
-          for oy in 0..<ho {
+          var src = cols + r * ld
+          r += 1
+          for oy in rows {
             let iy = oy * g.strideHeight - g.padHeight + i
             if iy >= 0 && iy < height && lo < hi {
               let dst = plane + iy * width + (j - g.padWidth)

@@ -1,4 +1,4 @@
-/// 2-D convolution as im2col + SGEMM, Caffe's lowering, one image per GEMM.
+/// 2-D convolution as im2col + SGEMM, Caffe's lowering.
 ///
 /// Dimension letters: N batch, C input channels, H×W input, O output channels,
 /// Ho×Wo output, K = C·kh·kw, P = Ho·Wo.
@@ -7,13 +7,22 @@
 ///             dX[n]    += col2im(Wᵀ (K×O) · dY[n])
 /// A 1×1 stride-1 unpadded conv skips im2col: X[n] (C×P) is its own column matrix.
 ///
-/// Threads: with a batch, images are split over `threads` workers, each with
-/// single-threaded BLAS and its own im2col scratch (so im2col runs in
-/// parallel too); a batch of one instead gives all threads to BLAS.
-/// `docs/performance.md` has the measurements behind this policy.
+/// Tiles: each GEMM covers one `Tile` of output columns. A large image is
+/// cut into bands of output rows, so the K × band column matrix is still in
+/// cache when the GEMM packs it; small images (P below the tile width) are
+/// grouped side by side into one wider GEMM, because SGEMM with a narrow N
+/// runs far below peak. Grouping costs a gather/scatter of O × N outputs.
+///
+/// Threads: our own workers, each calling single-threaded BLAS with its own
+/// scratch, so im2col runs in parallel too. Forward shares tiles out over
+/// the workers; backward shares whole images. OpenBLAS's own threads stay
+/// off: after a call they spin-wait, and on two cores that spinning steals
+/// the core our next kernel needs. `docs/performance.md` has the figures.
 public enum Conv2dKernel {
-  /// (workers over the batch, OpenBLAS threads inside each GEMM).
-  public static func threadPlan(batch: Int, threads: Int) -> (workers: Int, blasThreads: Int) {
+  /// Backward's (workers over the batch, OpenBLAS threads inside each GEMM):
+  /// workers own whole images (their col2im writes would overlap otherwise),
+  /// so a batch smaller than `threads` hands the rest to BLAS.
+  public static func backwardPlan(batch: Int, threads: Int) -> (workers: Int, blasThreads: Int) {
     let workers = max(1, min(threads, batch))
     return (workers, workers > 1 ? 1 : threads)
   }
@@ -23,8 +32,42 @@ public enum Conv2dKernel {
     return [input[0], weight[0], ho, wo]
   }
 
+  /// Bytes of column matrix per tile, and the bounds on its width in output
+  /// columns: narrower GEMMs lose to packing overhead, wider tiles to cache
+  /// misses. Tuned with `EKDBench --tile-columns` (docs/performance.md).
+  static let defaultTileBytes = 1 << 20
+  static let tileColumnRange = 512...2048
+
+  /// A unit of GEMM work: output rows `rows` of the images `images`.
+  struct Tile {
+    var images: Range<Int>
+    var rows: Range<Int>
+  }
+
+  /// Tiles covering `images`, each about `columns` output positions wide.
+  /// Groups are capped so that every one of `workers` gets a tile.
+  static func tiles(images: Range<Int>, height ho: Int, width wo: Int, k: Int, workers: Int, columns: Int?) -> [Tile] {
+    let target = columns ?? min(max(defaultTileBytes / (4 * k), tileColumnRange.lowerBound), tileColumnRange.upperBound)
+    let p = ho * wo
+    if p >= target {
+      let band = max(1, target / max(wo, 1))
+      return images.flatMap { i in
+        stride(from: 0, to: ho, by: band).map { Tile(images: i..<(i + 1), rows: $0..<min(ho, $0 + band)) }
+      }
+    }
+    let perWorker = (images.count + workers - 1) / max(workers, 1)
+    let group = max(1, min(perWorker, target / max(p, 1)))
+    return stride(from: images.lowerBound, to: images.upperBound, by: group).map {
+      Tile(images: $0..<min(images.upperBound, $0 + group), rows: 0..<ho)
+    }
+  }
+
+  /// - Parameters:
+  ///   - plan: overrides the thread split (the benchmark compares policies).
+  ///   - tileColumns: overrides the tile width (tests force many small tiles).
   public static func forward(
-    _ x: Tensor, weight w: Tensor, bias b: Tensor?, geometry g: ConvGeometry, threads: Int
+    _ x: Tensor, weight w: Tensor, bias b: Tensor?, geometry g: ConvGeometry, threads: Int,
+    plan: (workers: Int, blasThreads: Int)? = nil, tileColumns: Int? = nil
   ) -> Tensor {
     precondition(x.shape.rank == 4 && w.shape.rank == 4, "conv2d wants NCHW input and OCkk weight")
     precondition(x.shape[1] == w.shape[1], "conv2d: input \(x.shape) has \(x.shape[1]) channels, weight \(w.shape) wants \(w.shape[1])")
@@ -32,24 +75,53 @@ public enum Conv2dKernel {
     let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let yShape = outputShape(input: x.shape, weight: w.shape, geometry: g)
     precondition(yShape[2] > 0 && yShape[3] > 0, "conv2d: \(g) on \(x.shape) leaves no output")
-    let o = w.shape[0], p = yShape[2] * yShape[3], k = c * g.kernelHeight * g.kernelWidth
+    let (o, ho, wo) = (w.shape[0], yShape[2], yShape[3])
+    let p = ho * wo, k = c * g.kernelHeight * g.kernelWidth
     var y = Tensor(uninitialized: yShape)
     let px = x.pointer, pw = w.pointer, py = y.mutablePointer, pb = b?.pointer
-    let plan = threadPlan(batch: n, threads: threads)
+    let plan = plan ?? (workers: threads, blasThreads: 1)
+    let work = tiles(images: 0..<n, height: ho, width: wo, k: k, workers: plan.workers, columns: tileColumns)
+    let widest = work.map { $0.images.count * $0.rows.count * wo }.max() ?? 0
     BLAS.threads = plan.blasThreads
-    Parallel.chunks(n, threads: plan.workers) { images, _ in
-      let scratch = g.isPointwise ? nil : TensorStorage(uninitializedCount: k * p)
-      for i in images {
-        let xi = px + i * c * h * wd, yi = py + i * o * p
-        var columns = xi
-        if let scratch {
-          Im2Col.forward(xi, channels: c, height: h, width: wd, g, into: scratch.pointer)
-          columns = UnsafePointer(scratch.pointer)
+    // Tiles write disjoint outputs, so they are shared out regardless of image.
+    Parallel.chunks(work.count, threads: plan.workers) { range, _ in
+      var scratch = Scratch()
+      for t in work[range] {
+        let pc = t.rows.count * wo, width = t.images.count * pc, first = t.images.lowerBound
+        if t.images.count == 1 {
+          // GEMM straight into this image's output band.
+          let yi = py + first * o * p + t.rows.lowerBound * wo
+          if let pb { for r in 0..<o { (yi + r * p).update(repeating: pb[r], count: pc) } }
+          let columns: UnsafePointer<Float>
+          let ldb: Int
+          if g.isPointwise {
+            (columns, ldb) = (px + first * c * h * wd + t.rows.lowerBound * wo, p)
+          } else {
+            let cols = scratch.cols(k * widest)
+            Im2Col.forward(px + first * c * h * wd, channels: c, height: h, width: wd, g, rows: t.rows, into: cols, ld: pc)
+            (columns, ldb) = (UnsafePointer(cols), pc)
+          }
+          BLAS.gemm(m: o, n: pc, k: k, a: pw, lda: k, b: columns, ldb: ldb, beta: pb == nil ? 0 : 1, c: yi, ldc: p)
+        } else {
+          // Several small images side by side, then scattered to NCHW.
+          let cols = scratch.cols(k * widest), out = scratch.out(o * widest)
+          for (j, i) in t.images.enumerated() {
+            Im2Col.forward(px + i * c * h * wd, channels: c, height: h, width: wd, g, rows: t.rows, into: cols + j * pc, ld: width)
+          }
+          BLAS.gemm(m: o, n: width, k: k, a: pw, lda: k, b: cols, ldb: width, c: out, ldc: width)
+          for (j, i) in t.images.enumerated() {
+            for r in 0..<o {
+              let src = out + r * width + j * pc, dst = py + (i * o + r) * p
+              if let pb {
+                let bias = pb[r]
+                for q in 0..<pc { dst[q] = src[q] + bias }
+              } else {
+                dst.update(from: src, count: pc)
+              }
+            }
+          }
         }
-        if let pb { for r in 0..<o { (yi + r * p).update(repeating: pb[r], count: p) } }
-        BLAS.gemm(m: o, n: p, k: k, a: pw, lda: k, b: columns, ldb: p, beta: pb == nil ? 0 : 1, c: yi, ldc: p)
       }
-      withExtendedLifetime(scratch) {}
     }
     return y
   }
@@ -57,41 +129,65 @@ public enum Conv2dKernel {
   /// Accumulates dX, dW, db (each optional) for dY.
   public static func backward(
     _ dy: Tensor, input x: Tensor, weight w: Tensor, geometry g: ConvGeometry, threads: Int,
-    dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?
+    dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?,
+    plan: (workers: Int, blasThreads: Int)? = nil, tileColumns: Int? = nil
   ) {
     let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-    let o = w.shape[0], p = dy.shape[2] * dy.shape[3], k = c * g.kernelHeight * g.kernelWidth
+    let (o, ho, wo) = (w.shape[0], dy.shape[2], dy.shape[3])
+    let p = ho * wo, k = c * g.kernelHeight * g.kernelWidth
     let px = x.pointer, pw = w.pointer, pg = dy.pointer
-    let plan = threadPlan(batch: n, threads: threads)
+    let plan = plan ?? backwardPlan(batch: n, threads: threads)
     BLAS.threads = plan.blasThreads
     // Per-worker dW partial sums when the batch is split; worker 0 writes dw directly.
     let partials = (dw != nil && plan.workers > 1)
       ? (1..<plan.workers).map { _ in TensorStorage(zeroedCount: o * k) } : []
+    // Workers own whole images, so col2im of different workers never overlaps.
     Parallel.chunks(n, threads: plan.workers) { images, worker in
       let dwOut = worker == 0 ? dw : partials[worker - 1].pointer
-      let cols = (dwOut != nil && !g.isPointwise) ? TensorStorage(uninitializedCount: k * p) : nil
-      let dcols = (dx != nil && !g.isPointwise) ? TensorStorage(uninitializedCount: k * p) : nil
-      for i in images {
-        let xi = px + i * c * h * wd, gi = pg + i * o * p
-        if let dwOut {
-          var columns = xi
-          if let cols {
-            Im2Col.forward(xi, channels: c, height: h, width: wd, g, into: cols.pointer)
-            columns = UnsafePointer(cols.pointer)
+      let work = tiles(images: images, height: ho, width: wo, k: k, workers: 1, columns: tileColumns)
+      let widest = work.map { $0.images.count * $0.rows.count * wo }.max() ?? 0
+      var scratch = Scratch()
+      for t in work {
+        let pc = t.rows.count * wo, width = t.images.count * pc, first = t.images.lowerBound
+        let direct = t.images.count == 1 && g.isPointwise
+        // dY for this tile as an O × width matrix with row stride ldg.
+        let gt: UnsafePointer<Float>, ldg: Int
+        if t.images.count == 1 {
+          (gt, ldg) = (pg + first * o * p + t.rows.lowerBound * wo, p)
+        } else {
+          let gathered = scratch.out(o * widest)
+          for (j, i) in t.images.enumerated() {
+            for r in 0..<o { (gathered + r * width + j * pc).update(from: pg + (i * o + r) * p, count: pc) }
           }
-          BLAS.gemm(transB: true, m: o, n: k, k: p, a: gi, lda: p, b: columns, ldb: p, beta: 1, c: dwOut, ldc: k)
+          (gt, ldg) = (UnsafePointer(gathered), width)
+        }
+        if let dwOut {
+          let columns: UnsafePointer<Float>, ldb: Int
+          if direct {
+            (columns, ldb) = (px + first * c * h * wd + t.rows.lowerBound * wo, p)
+          } else {
+            let cols = scratch.cols(k * widest)
+            for (j, i) in t.images.enumerated() {
+              Im2Col.forward(px + i * c * h * wd, channels: c, height: h, width: wd, g, rows: t.rows, into: cols + j * pc, ld: width)
+            }
+            (columns, ldb) = (UnsafePointer(cols), width)
+          }
+          BLAS.gemm(transB: true, m: o, n: k, k: width, a: gt, lda: ldg, b: columns, ldb: ldb, beta: 1, c: dwOut, ldc: k)
         }
         if let dx {
-          let dxi = dx + i * c * h * wd
-          if let dcols {
-            BLAS.gemm(transA: true, m: k, n: p, k: o, a: pw, lda: k, b: gi, ldb: p, beta: 0, c: dcols.pointer, ldc: p)
-            Im2Col.backward(dcols.pointer, channels: c, height: h, width: wd, g, accumulatingInto: dxi)
+          if direct {
+            BLAS.gemm(transA: true, m: k, n: pc, k: o, a: pw, lda: k, b: gt, ldb: ldg, beta: 1,
+                      c: dx + first * c * h * wd + t.rows.lowerBound * wo, ldc: p)
           } else {
-            BLAS.gemm(transA: true, m: k, n: p, k: o, a: pw, lda: k, b: gi, ldb: p, beta: 1, c: dxi, ldc: p)
+            let dcols = scratch.dcols(k * widest)
+            BLAS.gemm(transA: true, m: k, n: width, k: o, a: pw, lda: k, b: gt, ldb: ldg, c: dcols, ldc: width)
+            for (j, i) in t.images.enumerated() {
+              Im2Col.backward(dcols + j * pc, ld: width, channels: c, height: h, width: wd, g, rows: t.rows,
+                              accumulatingInto: dx + i * c * h * wd)
+            }
           }
         }
       }
-      withExtendedLifetime((cols, dcols)) {}
     }
     if let dw {
       for part in partials {
@@ -109,6 +205,20 @@ public enum Conv2dKernel {
         }
       }
     }
+  }
+
+  /// One worker's scratch buffers, allocated on first use (from the pool).
+  struct Scratch {
+    private var storages: [Int: TensorStorage] = [:]
+    private mutating func buffer(_ slot: Int, _ count: Int) -> UnsafeMutablePointer<Float> {
+      if let s = storages[slot], s.count >= count { return s.pointer }
+      let s = TensorStorage(uninitializedCount: count)
+      storages[slot] = s
+      return s.pointer
+    }
+    mutating func cols(_ count: Int) -> UnsafeMutablePointer<Float> { buffer(0, count) }
+    mutating func dcols(_ count: Int) -> UnsafeMutablePointer<Float> { buffer(1, count) }
+    mutating func out(_ count: Int) -> UnsafeMutablePointer<Float> { buffer(2, count) }
   }
 }
 

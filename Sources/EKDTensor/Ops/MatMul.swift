@@ -11,26 +11,24 @@ extension Tape {
     precondition(ka == kb, "matmul: inner extents \(a.shape) · \(b.shape) differ")
     let av = a.value, bv = b.value
     var c = Tensor(uninitialized: [m, n])
-    BLAS.threads = threads
     BLAS.gemm(
       transA: transposeA, transB: transposeB, m: m, n: n, k: ka,
-      a: av.pointer, lda: av.shape[1], b: bv.pointer, ldb: bv.shape[1], c: c.mutablePointer, ldc: n)
+      a: av.pointer, lda: av.shape[1], b: bv.pointer, ldb: bv.shape[1], c: c.mutablePointer, ldc: n, threads: threads)
     let workers = threads
     return record(c, inputs: [a, b]) { dc, d in
-      BLAS.threads = workers
       let g = dc.pointer
       if let da = d[0] {
         if transposeA {  // A is k×m: dA = op(B) · dCᵀ
-          BLAS.gemm(transA: transposeB, transB: true, m: ka, n: m, k: n, a: bv.pointer, lda: bv.shape[1], b: g, ldb: n, beta: 1, c: da, ldc: m)
+          BLAS.gemm(transA: transposeB, transB: true, m: ka, n: m, k: n, a: bv.pointer, lda: bv.shape[1], b: g, ldb: n, beta: 1, c: da, ldc: m, threads: workers)
         } else {  // A is m×k: dA = dC · op(B)ᵀ
-          BLAS.gemm(transB: !transposeB, m: m, n: ka, k: n, a: g, lda: n, b: bv.pointer, ldb: bv.shape[1], beta: 1, c: da, ldc: ka)
+          BLAS.gemm(transB: !transposeB, m: m, n: ka, k: n, a: g, lda: n, b: bv.pointer, ldb: bv.shape[1], beta: 1, c: da, ldc: ka, threads: workers)
         }
       }
       if let db = d[1] {
         if transposeB {  // B is n×k: dB = dCᵀ · op(A)
-          BLAS.gemm(transA: true, transB: transposeA, m: n, n: ka, k: m, a: g, lda: n, b: av.pointer, ldb: av.shape[1], beta: 1, c: db, ldc: ka)
+          BLAS.gemm(transA: true, transB: transposeA, m: n, n: ka, k: m, a: g, lda: n, b: av.pointer, ldb: av.shape[1], beta: 1, c: db, ldc: ka, threads: workers)
         } else {  // B is k×n: dB = op(A)ᵀ · dC
-          BLAS.gemm(transA: !transposeA, m: ka, n: n, k: m, a: av.pointer, lda: av.shape[1], b: g, ldb: n, beta: 1, c: db, ldc: n)
+          BLAS.gemm(transA: !transposeA, m: ka, n: n, k: m, a: av.pointer, lda: av.shape[1], b: g, ldb: n, beta: 1, c: db, ldc: n, threads: workers)
         }
       }
     }

@@ -1,0 +1,65 @@
+import Foundation
+
+/// Timing helpers: warm-up, repeats, medians, peak memory.
+enum Harness {
+  /// Seconds of one call, median of `repetitions` after `warmup` untimed calls.
+  static func median(warmup: Int = 1, repetitions: Int, _ body: () -> Void) -> (median: Double, all: [Double]) {
+    for _ in 0..<warmup { body() }
+    var times: [Double] = []
+    for _ in 0..<max(repetitions, 1) {
+      let t0 = DispatchTime.now().uptimeNanoseconds
+      body()
+      times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+    }
+    let sorted = times.sorted()
+    let mid = sorted.count / 2
+    return (sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2, times)
+  }
+
+  /// Medians of several candidates, timed in alternating blocks (A×r, B×r,
+  /// A×r, B×r …, with r = repetitions/3 rounded up), so that drift in the
+  /// machine's speed (a busy VM) hits all of them alike. A short pause
+  /// before each block lets spinning BLAS threads go to sleep.
+  static func alternatingBlocks(warmup: Int = 1, repetitions: Int, _ bodies: [() -> Void]) -> [Double] {
+    let block = max(1, (repetitions + 2) / 3)
+    var times = [[Double]](repeating: [], count: bodies.count)
+    for round in 0..<3 {
+      for (i, body) in bodies.enumerated() {
+        usleep(200_000)
+        if round == 0 { for _ in 0..<warmup { body() } }
+        for _ in 0..<block {
+          let t0 = DispatchTime.now().uptimeNanoseconds
+          body()
+          times[i].append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+        }
+      }
+    }
+    return times.map { t in
+      let s = t.sorted(), m = s.count / 2
+      return s.count % 2 == 1 ? s[m] : (s[m - 1] + s[m]) / 2
+    }
+  }
+
+  /// Peak resident set size of this process so far, in MiB.
+  static var peakResidentMiB: Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+  }
+
+  static func pad(_ s: String, _ width: Int, right: Bool = false) -> String {
+    s.count >= width ? s : (right ? s + String(repeating: " ", count: width - s.count) : String(repeating: " ", count: width - s.count) + s)
+  }
+
+  static func format(_ x: Double, _ digits: Int = 1) -> String { String(format: "%.\(digits)f", x) }
+
+  /// Writes JSON atomically (temp file + rename).
+  static func writeJSON(_ object: Any, to path: String) throws {
+    let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+    let url = URL(fileURLWithPath: path)
+    try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+    let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp")
+    try data.write(to: temp)
+    guard rename(temp.path, url.path) == 0 else { throw CocoaError(.fileWriteUnknown) }
+  }
+}
