@@ -12,6 +12,7 @@ struct EKDBench: ParsableCommand {
   @Option(help: "Batch size for the convolution shapes.") var batch = 8
   @Option(help: "Timed repetitions per measurement (median reported).") var repetitions = 5
   @Option(help: "Write the results as JSON here.") var json: String?
+  @Option(help: "Suites to run: gemm, pool (comma-separated).") var suites = "gemm,pool"
   @Option(help: "Override the conv tile width in output columns (for tuning).") var tileColumns: Int?
   @Flag(help: "Skip checking each kernel against a reference before timing it.") var noValidate = false
 
@@ -22,17 +23,29 @@ struct EKDBench: ParsableCommand {
   func run() throws {
     print("EKDBench: release build, \(threads) threads, batch \(batch), median of \(repetitions)")
     print(BLAS.configuration)
-    let peak1 = GEMMSuite.sgemmPeak(threads: 1, repetitions: repetitions)
-    let peak = GEMMSuite.sgemmPeak(threads: threads, repetitions: repetitions)
-    let rows = GEMMSuite.run(threads: threads, batch: batch, repetitions: repetitions, validate: !noValidate, tileColumns: tileColumns)
-    GEMMSuite.printTable(rows, peak: peak, peakOneThread: peak1, threads: threads)
+    let chosen = Set(suites.split(separator: ",").map(String.init))
+    var report: [String: Any] = ["threads": threads, "batch": batch, "repetitions": repetitions, "blas": BLAS.configuration]
+    if chosen.contains("gemm") {
+      let peak1 = GEMMSuite.sgemmPeak(threads: 1, repetitions: repetitions)
+      let peak = GEMMSuite.sgemmPeak(threads: threads, repetitions: repetitions)
+      let rows = GEMMSuite.run(threads: threads, batch: batch, repetitions: repetitions, validate: !noValidate, tileColumns: tileColumns)
+      GEMMSuite.printTable(rows, peak: peak, peakOneThread: peak1, threads: threads)
+      report["sgemm_peak_gflops"] = peak
+      report["sgemm_peak_1thread_gflops"] = peak1
+      report["conv"] = rows.map(\.json)
+    }
+    if chosen.contains("pool") {
+      let pool = PoolSuite.run(threads: threads, batch: batch, repetitions: repetitions)
+      print("training step of 3×(conv3x3 64→64, BN, ReLU) @56, batch \(batch): "
+        + "\(Harness.format(pool.poolOn * 1000)) ms with the buffer pool (\(Int(pool.faultsOn)) page faults/step), "
+        + "\(Harness.format(pool.poolOff * 1000)) ms without (\(Int(pool.faultsOff)) page faults/step)")
+      report["pool"] = ["step_ms_pool": pool.poolOn * 1000, "step_ms_no_pool": pool.poolOff * 1000,
+                        "faults_per_step_pool": pool.faultsOn, "faults_per_step_no_pool": pool.faultsOff]
+    }
     print("peak resident memory: \(Harness.format(Harness.peakResidentMiB)) MiB")
+    report["peak_rss_mib"] = Harness.peakResidentMiB
     if let json {
-      try Harness.writeJSON(
-        ["threads": threads, "batch": batch, "repetitions": repetitions, "blas": BLAS.configuration,
-         "sgemm_peak_gflops": peak, "sgemm_peak_1thread_gflops": peak1,
-         "peak_rss_mib": Harness.peakResidentMiB, "conv": rows.map(\.json)] as [String: Any],
-        to: json)
+      try Harness.writeJSON(report, to: json)
       print("wrote \(json)")
     }
   }

@@ -50,12 +50,16 @@ public final class BufferPool: @unchecked Sendable {
   }
   /// Bytes held in free lists right now.
   public var cachedBytes: Int { lock.withLock { _cached } }
+  /// Bytes of pooled-size blocks that had to come from the system so far
+  /// (a steady training loop stops adding to this after its first step).
+  public var freshBytes: Int { lock.withLock { _fresh } }
 
   static let minimumBytes = 64 << 10
   private let lock = NSLock()
   private var free: [Int: [UnsafeMutableRawPointer]] = [:]
   private var _cached = 0
   private var _limit = 8 << 30
+  private var _fresh = 0
 
   private static func rounded(_ bytes: Int) -> Int {
     bytes < minimumBytes ? (bytes + 63) & ~63 : (bytes + 4095) & ~4095
@@ -71,6 +75,7 @@ public final class BufferPool: @unchecked Sendable {
       }
       if let reused { return (reused.assumingMemoryBound(to: Float.self), size) }
     }
+    if size >= Self.minimumBytes { lock.withLock { _fresh += size } }
     var raw: UnsafeMutableRawPointer?
     let status = posix_memalign(&raw, 64, size)
     guard status == 0, let raw else { fatalError("out of memory allocating \(size) bytes") }

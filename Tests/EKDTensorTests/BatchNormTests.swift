@@ -108,3 +108,28 @@ import _EKDTestSupport
     #expect(p.grad.scalars == [0, 0])
   }
 }
+
+@Suite struct TapeLifetime {
+  /// Pullbacks must not keep their tape alive, or every training step leaks
+  /// all its activations.
+  @Test func aTapeIsFreedWithItsLastVariable() {
+    weak var weakTape: Tape?
+    do {
+      var rng = SeededRandom(seed: 1)
+      let tape = Tape(mode: .training, threads: 2)
+      weakTape = tape
+      let x = tape.input(Tensor.randomNormal([2, 3, 6, 6], using: &rng))
+      let w = tape.input(Tensor.randomNormal([4, 3, 3, 3], using: &rng))
+      let gamma = Parameter(Tensor(repeating: 1, shape: [4])), beta = Parameter(Tensor(zeros: [4]))
+      let mean = Parameter(Tensor(zeros: [4]), trainable: false), variance = Parameter(Tensor(repeating: 1, shape: [4]), trainable: false)
+      var y = tape.conv2d(x, weight: w, bias: nil, geometry: ConvGeometry(kernel: 3, padding: 1))
+      y = tape.batchNorm2d(y, scale: tape.variable(gamma), shift: tape.variable(beta), runningMean: mean, runningVariance: variance)
+      y = tape.maxPool2d(y.relu(), geometry: ConvGeometry(kernel: 2, stride: 2))
+      y = tape.concat([y, tape.upsampleNearest2d(tape.avgPool2d(y, geometry: ConvGeometry(kernel: 3, stride: 3)), scale: 3)])
+      let z = tape.softmax(tape.linear(y.flattened(), weight: tape.input(Tensor.randomNormal([5, 8 * 9], using: &rng)), bias: nil))
+      let loss = ((z * z - z) / (z + 1)).abs().sum(alongAxis: 1).mean()
+      tape.backward(from: loss)
+    }
+    #expect(weakTape == nil)
+  }
+}

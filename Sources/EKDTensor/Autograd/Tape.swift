@@ -84,6 +84,10 @@ public final class Tape {
   /// This is the one entry point every op uses, and the one `EKDLosses` uses
   /// for its coarse geometric ops. Nothing is recorded when no input needs a
   /// gradient or the tape is in inference mode.
+  ///
+  /// The pullback must capture tensors (`x.value`), never `Variable`s: a
+  /// variable holds its tape, and a record holding the tape would keep every
+  /// activation of every step alive.
   public func record(_ output: Tensor, inputs: [Variable], pullback: @escaping Pullback) -> Variable {
     guard isRecording else { return constant(output) }
     let ids = inputs.map { $0.id >= 0 && needsGradient[$0.id] ? $0.id : -1 }

@@ -7,33 +7,37 @@ extension Variable {
   public static func + (a: Variable, b: Variable) -> Variable {
     let t = a.tape
     let y = Broadcast.apply(a.value, b.value, threads: t.threads) { $0 + $1 }
+    let (av, bv) = (a.value, b.value)
     return t.record(y, inputs: [a, b]) { dy, dx in
-      Broadcast.pullback(dy, a.value, b.value, dx[0], dx[1], { d, _, _ in d }, { d, _, _ in d })
+      Broadcast.pullback(dy, av, bv, dx[0], dx[1], { d, _, _ in d }, { d, _, _ in d })
     }
   }
 
   public static func - (a: Variable, b: Variable) -> Variable {
     let t = a.tape
     let y = Broadcast.apply(a.value, b.value, threads: t.threads) { $0 - $1 }
+    let (av, bv) = (a.value, b.value)
     return t.record(y, inputs: [a, b]) { dy, dx in
-      Broadcast.pullback(dy, a.value, b.value, dx[0], dx[1], { d, _, _ in d }, { d, _, _ in -d })
+      Broadcast.pullback(dy, av, bv, dx[0], dx[1], { d, _, _ in d }, { d, _, _ in -d })
     }
   }
 
   public static func * (a: Variable, b: Variable) -> Variable {
     let t = a.tape
     let y = Broadcast.apply(a.value, b.value, threads: t.threads) { $0 * $1 }
+    let (av, bv) = (a.value, b.value)
     return t.record(y, inputs: [a, b]) { dy, dx in
-      Broadcast.pullback(dy, a.value, b.value, dx[0], dx[1], { d, _, y in d * y }, { d, x, _ in d * x })
+      Broadcast.pullback(dy, av, bv, dx[0], dx[1], { d, _, y in d * y }, { d, x, _ in d * x })
     }
   }
 
   public static func / (a: Variable, b: Variable) -> Variable {
     let t = a.tape
     let y = Broadcast.apply(a.value, b.value, threads: t.threads) { $0 / $1 }
+    let (av, bv) = (a.value, b.value)
     return t.record(y, inputs: [a, b]) { dy, dx in
       Broadcast.pullback(
-        dy, a.value, b.value, dx[0], dx[1], { d, _, y in d / y }, { d, x, y in -d * x / (y * y) })
+        dy, av, bv, dx[0], dx[1], { d, _, y in d / y }, { d, x, y in -d * x / (y * y) })
     }
   }
 

@@ -71,9 +71,10 @@ extension Tape {
       }
     }
     let workers = threads
+    let gammaValue = gamma.value
     return record(y, inputs: [x, gamma, beta]) { dy, d in
       let g = dy.pointer, px = xs.pointer, pm = mean.pointer, ps = invStd.pointer
-      let pg = gamma.value.pointer
+      let pg = gammaValue.pointer
       let (dx, dgamma, dbeta) = (d[0], d[1], d[2])
       Parallel.chunks(c, threads: workers) { channels, _ in
         for ch in channels {

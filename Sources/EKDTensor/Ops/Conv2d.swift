@@ -227,10 +227,10 @@ extension Tape {
   public func conv2d(_ x: Variable, weight: Variable, bias: Variable?, geometry: ConvGeometry) -> Variable {
     let y = Conv2dKernel.forward(x.value, weight: weight.value, bias: bias?.value, geometry: geometry, threads: threads)
     let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
-    let workers = threads
+    let (workers, xv, wv) = (threads, x.value, weight.value)
     return record(y, inputs: inputs) { dy, d in
       Conv2dKernel.backward(
-        dy, input: x.value, weight: weight.value, geometry: geometry, threads: workers,
+        dy, input: xv, weight: wv, geometry: geometry, threads: workers,
         dx: d[0], dw: d[1], db: d.count > 2 ? d[2] : nil)
     }
   }
