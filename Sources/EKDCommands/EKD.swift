@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 /// The `ekd` command line: one subcommand per job.
 public struct EKD: ParsableCommand {
@@ -8,4 +9,18 @@ public struct EKD: ParsableCommand {
     subcommands: [CheckpointCommand.self]
   )
   public init() {}
+
+  /// Runs the command line; a `CommandFailure` becomes one stderr line and exit code 2.
+  public static func runMain(_ arguments: [String]? = nil) -> Never {
+    do {
+      var command = try parseAsRoot(arguments)
+      try command.run()
+      Foundation.exit(0)
+    } catch let failure as CommandFailure {
+      FileHandle.standardError.write(Data(("ekd: " + failure.description + "\n").utf8))
+      Foundation.exit(2)
+    } catch {
+      exit(withError: error)
+    }
+  }
 }

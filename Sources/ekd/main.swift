@@ -1,3 +1,3 @@
 import EKDCommands
 
-EKD.main()
+EKD.runMain()
