@@ -12,6 +12,7 @@ let package = Package(
     // MARK: Public API — import exactly the part you need.
     .library(name: "EKDTensor", targets: ["EKDTensor"]),
     .library(name: "EKDLayers", targets: ["EKDLayers"]),
+    .library(name: "EKDLosses", targets: ["EKDLosses"]),
     .executable(name: "ekd", targets: ["ekd"]),
   ],
   dependencies: [
@@ -28,10 +29,11 @@ let package = Package(
     // MARK: Public modules
     .target(name: "EKDTensor", dependencies: ["COpenBLAS"]),
     .target(name: "EKDLayers", dependencies: ["EKDTensor"]),
+    .target(name: "EKDLosses", dependencies: ["EKDTensor"]),
     .target(
       name: "EKDCommands",
       dependencies: [
-        "EKDTensor", "EKDLayers",
+        "EKDTensor", "EKDLayers", "EKDLosses",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -52,6 +54,8 @@ let package = Package(
 
     // MARK: Tests
     .testTarget(name: "EKDTensorTests", dependencies: ["EKDTensor", "_EKDTestSupport"]),
+    .testTarget(name: "EKDLossesTests", dependencies: ["EKDLosses", "_EKDTestSupport"]),
+    .testTarget(name: "EKDCommandsTests", dependencies: ["ekd"]),
     .testTarget(
       name: "EKDLayersTests",
       dependencies: ["EKDLayers", "_EKDTestSupport"],
