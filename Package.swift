@@ -13,6 +13,7 @@ let package = Package(
     .library(name: "EKDTensor", targets: ["EKDTensor"]),
     .library(name: "EKDLayers", targets: ["EKDLayers"]),
     .library(name: "EKDLosses", targets: ["EKDLosses"]),
+    .library(name: "EKDModels", targets: ["EKDModels"]),
     .executable(name: "ekd", targets: ["ekd"]),
   ],
   dependencies: [
@@ -30,10 +31,11 @@ let package = Package(
     .target(name: "EKDTensor", dependencies: ["COpenBLAS"]),
     .target(name: "EKDLayers", dependencies: ["EKDTensor"]),
     .target(name: "EKDLosses", dependencies: ["EKDTensor"]),
+    .target(name: "EKDModels", dependencies: ["EKDLayers", "EKDLosses"]),
     .target(
       name: "EKDCommands",
       dependencies: [
-        "EKDTensor", "EKDLayers", "EKDLosses",
+        "EKDTensor", "EKDLayers", "EKDLosses", "EKDModels",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -46,7 +48,7 @@ let package = Package(
     .executableTarget(
       name: "EKDBench",
       dependencies: [
-        "EKDTensor", "EKDLayers", "COpenBLAS", "_EKDTestSupport",
+        "EKDTensor", "EKDLayers", "EKDModels", "COpenBLAS", "_EKDTestSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Benchmarks/EKDBench"
@@ -55,6 +57,7 @@ let package = Package(
     // MARK: Tests
     .testTarget(name: "EKDTensorTests", dependencies: ["EKDTensor", "_EKDTestSupport"]),
     .testTarget(name: "EKDLossesTests", dependencies: ["EKDLosses", "_EKDTestSupport"]),
+    .testTarget(name: "EKDModelsTests", dependencies: ["EKDModels", "_EKDTestSupport"]),
     .testTarget(name: "EKDCommandsTests", dependencies: ["ekd"]),
     .testTarget(
       name: "EKDLayersTests",

@@ -63,6 +63,8 @@ import _EKDTestSupport
     Case(name: "upsample x2", inputs: [[2, 2, 3, 4]]) { t, v in t.upsampleNearest2d(v[0], scale: 2) },
     Case(name: "concat channels", inputs: [[2, 2, 3, 3], [2, 3, 3, 3]]) { t, v in t.concat([v[0], v[1]]) },
     Case(name: "concat last axis, fan-out", inputs: [[2, 3], [2, 2]]) { t, v in t.concat([v[0], v[1], v[0]], axis: -1) },
+    Case(name: "slice channels", inputs: [[2, 5, 2, 3]]) { t, v in t.slice(v[0], 1..<4) * t.slice(v[0], 2..<5) },
+    Case(name: "slice last axis", inputs: [[3, 4]]) { t, v in t.slice(v[0], axis: -1, 0..<2) },
   ]
 
   @Test(arguments: cases)

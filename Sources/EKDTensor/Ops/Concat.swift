@@ -42,3 +42,28 @@ extension Tape {
     }
   }
 }
+
+extension Tape {
+  /// x[…, range, …] along one axis: the inverse of `concat` (splits a head's
+  /// 42 channels into heatmaps and depths, for example).
+  public func slice(_ x: Variable, axis: Int = 1, _ range: Range<Int>) -> Variable {
+    let s = x.shape
+    let a = axis < 0 ? s.rank + axis : axis
+    precondition(a >= 0 && a < s.rank && range.lowerBound >= 0 && range.upperBound <= s[a], "slice \(range) of axis \(axis) in \(s)")
+    let outer = s.dimensions[..<a].reduce(1, *), inner = s.dimensions[(a + 1)...].reduce(1, *)
+    let run = range.count * inner, total = s[a] * inner, offset = range.lowerBound * inner
+    var dims = s.dimensions
+    dims[a] = range.count
+    var y = Tensor(uninitialized: Shape(dims))
+    let px = x.value.pointer, py = y.mutablePointer
+    for o in 0..<outer { (py + o * run).update(from: px + o * total + offset, count: run) }
+    return record(y, inputs: [x]) { dy, d in
+      guard let dx = d[0] else { return }
+      let g = dy.pointer
+      for o in 0..<outer {
+        let dst = dx + o * total + offset, src = g + o * run
+        for j in 0..<run { dst[j] += src[j] }
+      }
+    }
+  }
+}

@@ -1,0 +1,64 @@
+import EKDLayers
+import EKDTensor
+
+/// ResNet-50 (He et al. 2016), torchvision's v1.5 layout: the stride of a
+/// downsampling block sits on its 3×3 conv. With `classifier`, the original
+/// ImageNet head (global pool + fc 2048→1000); otherwise a `Head25D` that
+/// upsamples the stride-32 features twice to stride 8.
+/// Parameter names are torchvision's (`layer3.5.bn2.running_var`).
+public final class ResNet50: CompositeLayer, StudentNetwork {
+  public let conv1: Conv2d, bn1: BatchNorm2d
+  public let layers: [Sequential]
+  public let head: any Layer
+  public let classifier: Bool
+  let relu = ReLU(), pool = MaxPool2d(kernelSize: 3, stride: 2, padding: 1)
+
+  public init(classifier: Bool = false, classCount: Int = 1000, headWidth: Int = 128, using rng: inout some RandomNumberGenerator) {
+    conv1 = Conv2d(inputChannels: 3, outputChannels: 64, kernelSize: 7, stride: 2, padding: 3, bias: false, using: &rng)
+    bn1 = BatchNorm2d(64)
+    var channels = 64
+    var stages: [Sequential] = []
+    for (blocks, planes, stride) in [(3, 64, 1), (4, 128, 2), (6, 256, 2), (3, 512, 2)] {
+      var stage: [any Layer] = []
+      for b in 0..<blocks {
+        stage.append(Bottleneck(inputChannels: channels, planes: planes, stride: b == 0 ? stride : 1, using: &rng))
+        channels = planes * Bottleneck.expansion
+      }
+      stages.append(Sequential(stage))
+    }
+    layers = stages
+    self.classifier = classifier
+    head = classifier
+      ? Sequential(GlobalAvgPool2d(), Flatten(), Linear(inputFeatures: 2048, outputFeatures: classCount, using: &rng))
+      : Head25D(inputChannels: 2048, width: headWidth, upsamplings: 2, using: &rng)
+  }
+
+  public var featureChannels: Int { 2048 }
+
+  public var children: [(name: String, layer: any Layer)] {
+    [("conv1", conv1), ("bn1", bn1)] + layers.enumerated().map { ("layer\($0.offset + 1)", $0.element as any Layer) }
+      + [(classifier ? "fc" : "head", classifier ? (head as! Sequential).layers[2] : head)]
+  }
+
+  func backbone(_ x: Variable) -> Variable { layers.reduce(pool(relu(bn1(conv1(x))))) { $1($0) } }
+
+  public func heads(_ x: Variable) -> (outputs: [Variable], features: Variable) {
+    let f = backbone(x)
+    return ([head(f)], f)
+  }
+
+  public func callAsFunction(_ x: Variable) -> Variable { head(backbone(x)) }
+
+  public func trace(_ input: Shape, path: String, _ visit: (LayerTrace) -> Void) throws(ShapeError) -> Shape {
+    var s = try conv1.trace(input, path: join(path, "conv1"), visit)
+    s = try relu.trace(bn1.trace(s, path: join(path, "bn1"), visit), path: join(path, "relu"), visit)
+    s = try pool.trace(s, path: join(path, "maxpool"), visit)
+    for (i, l) in layers.enumerated() { s = try l.trace(s, path: join(path, "layer\(i + 1)"), visit) }
+    if classifier, let seq = head as? Sequential {
+      s = try seq.layers[0].trace(s, path: join(path, "avgpool"), visit)
+      s = try seq.layers[1].trace(s, path: join(path, "flatten"), visit)
+      return try seq.layers[2].trace(s, path: join(path, "fc"), visit)
+    }
+    return try head.trace(s, path: join(path, "head"), visit)
+  }
+}
