@@ -14,6 +14,8 @@ let package = Package(
     .library(name: "EKDLayers", targets: ["EKDLayers"]),
     .library(name: "EKDLosses", targets: ["EKDLosses"]),
     .library(name: "EKDModels", targets: ["EKDModels"]),
+    .library(name: "EKDData", targets: ["EKDData"]),
+    .library(name: "EKDTraining", targets: ["EKDTraining"]),
     .executable(name: "ekd", targets: ["ekd"]),
   ],
   dependencies: [
@@ -32,10 +34,12 @@ let package = Package(
     .target(name: "EKDLayers", dependencies: ["EKDTensor"]),
     .target(name: "EKDLosses", dependencies: ["EKDTensor"]),
     .target(name: "EKDModels", dependencies: ["EKDLayers", "EKDLosses"]),
+    .target(name: "EKDData", dependencies: ["EKDTensor", "EKDLosses"]),
+    .target(name: "EKDTraining", dependencies: ["EKDTensor", "EKDLayers", "EKDLosses", "EKDModels", "EKDData"]),
     .target(
       name: "EKDCommands",
       dependencies: [
-        "EKDTensor", "EKDLayers", "EKDLosses", "EKDModels",
+        "EKDTensor", "EKDLayers", "EKDLosses", "EKDModels", "EKDData", "EKDTraining",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -48,7 +52,7 @@ let package = Package(
     .executableTarget(
       name: "EKDBench",
       dependencies: [
-        "EKDTensor", "EKDLayers", "EKDModels", "COpenBLAS", "_EKDTestSupport",
+        "EKDTensor", "EKDLayers", "EKDModels", "EKDTraining", "COpenBLAS", "_EKDTestSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Benchmarks/EKDBench"

@@ -1,4 +1,5 @@
 import ArgumentParser
+import EKDModels
 import EKDTensor
 import Foundation
 
@@ -12,7 +13,11 @@ struct EKDBench: ParsableCommand {
   @Option(help: "Batch size for the convolution shapes.") var batch = 8
   @Option(help: "Timed repetitions per measurement (median reported).") var repetitions = 5
   @Option(help: "Write the results as JSON here.") var json: String?
-  @Option(help: "Suites to run: gemm, pool (comma-separated).") var suites = "gemm,pool"
+  @Option(help: "Suites to run: gemm, pool, students (comma-separated).") var suites = "gemm,pool,students"
+  @Option(help: "Students to benchmark (comma-separated; 'all' adds ts120g, which takes minutes per step).")
+  var students = "tiny,squeezenet1_1,squeezenet1_0,resnet50,ts500m,ts20g"
+  @Option(help: "Input sizes per student, e.g. resnet50=128,tiny=64 (default: each student's own).") var inputs = ""
+  @Option(help: "Python with PyTorch for the side-by-side peers (empty to skip).") var python = ".venv-peers/bin/python"
   @Option(help: "Override the conv tile width in output columns (for tuning).") var tileColumns: Int?
   @Flag(help: "Skip checking each kernel against a reference before timing it.") var noValidate = false
 
@@ -33,6 +38,23 @@ struct EKDBench: ParsableCommand {
       report["sgemm_peak_gflops"] = peak
       report["sgemm_peak_1thread_gflops"] = peak1
       report["conv"] = rows.map(\.json)
+    }
+    if chosen.contains("students") {
+      let peak = (report["sgemm_peak_gflops"] as? Double) ?? GEMMSuite.sgemmPeak(threads: threads, repetitions: repetitions)
+      let names = students == "all" ? StudentZoo.names : students.split(separator: ",").map(String.init)
+      var sizes: [String: Int] = [:]
+      for kv in inputs.split(separator: ",") {
+        let parts = kv.split(separator: "=")
+        guard parts.count == 2, let n = Int(parts[1]) else { throw ValidationError("--inputs wants name=size pairs, got \(kv)") }
+        sizes[String(parts[0])] = n
+      }
+      var rows = try ModelSuite.run(students: names, inputs: sizes, threads: threads, batch: batch, repetitions: repetitions)
+      if !python.isEmpty, let torch = ModelSuite.torch(python: python, rows: rows, threads: threads, batch: batch, repetitions: repetitions) {
+        for i in rows.indices { rows[i].torch = torch[rows[i].name] }
+      }
+      ModelSuite.printTable(rows, batch: batch, peak: peak)
+      report["students"] = rows.map { $0.json(batch: batch, peak: peak) }
+      report["sgemm_peak_gflops"] = peak
     }
     if chosen.contains("pool") {
       let pool = PoolSuite.run(threads: threads, batch: batch, repetitions: repetitions)

@@ -27,12 +27,15 @@ public final class BatchNorm2d: Layer {
 
   public var channels: Int { weight.shape[0] }
 
-  public func callAsFunction(_ x: Variable) -> Variable {
+  public func callAsFunction(_ x: Variable) -> Variable { self(x, relu: false) }
+
+  /// BN followed by ReLU, fused into one pass (same result as `ReLU()(bn(x))`).
+  public func callAsFunction(_ x: Variable, relu: Bool) -> Variable {
     let t = x.tape
     if t.isRecording && t.updatesRunningStatistics { batchesTracked.value[flat: 0] += 1 }
     return t.batchNorm2d(
       x, scale: t.variable(weight), shift: t.variable(bias), runningMean: runningMean,
-      runningVariance: runningVariance, momentum: momentum, epsilon: epsilon)
+      runningVariance: runningVariance, momentum: momentum, epsilon: epsilon, relu: relu)
   }
 
   public func visitParameters(_ visit: (String, Parameter) -> Void) {

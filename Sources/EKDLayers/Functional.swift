@@ -104,7 +104,22 @@ public final class Sequential: Layer {
   public init(_ layers: [any Layer]) { self.layers = layers }
   public convenience init(_ layers: any Layer...) { self.init(layers) }
 
-  public func callAsFunction(_ x: Variable) -> Variable { layers.reduce(x) { $1($0) } }
+  /// Runs the layers in order; a BatchNorm2d directly followed by a ReLU runs
+  /// as one fused op (same result, one pass fewer over the activations).
+  public func callAsFunction(_ x: Variable) -> Variable {
+    var y = x
+    var i = 0
+    while i < layers.count {
+      if let bn = layers[i] as? BatchNorm2d, i + 1 < layers.count, layers[i + 1] is ReLU {
+        y = bn(y, relu: true)
+        i += 2
+      } else {
+        y = layers[i](y)
+        i += 1
+      }
+    }
+    return y
+  }
   public func visitParameters(_ visit: (String, Parameter) -> Void) {
     for (i, layer) in layers.enumerated() { layer.visitParameters { visit("\(i).\($0)", $1) } }
   }

@@ -40,7 +40,7 @@ public final class ResNet50: CompositeLayer, StudentNetwork {
       + [(classifier ? "fc" : "head", classifier ? (head as! Sequential).layers[2] : head)]
   }
 
-  func backbone(_ x: Variable) -> Variable { layers.reduce(pool(relu(bn1(conv1(x))))) { $1($0) } }
+  func backbone(_ x: Variable) -> Variable { layers.reduce(pool(bn1(conv1(x), relu: true))) { $1($0) } }
 
   public func heads(_ x: Variable) -> (outputs: [Variable], features: Variable) {
     let f = backbone(x)

@@ -51,7 +51,7 @@ public final class StackedHourglass: CompositeLayer, StudentNetwork {
   }
 
   public func heads(_ x: Variable) -> (outputs: [Variable], features: Variable) {
-    var x = r5(r4(pool(r1(relu(bn1(conv1(x)))))))
+    var x = r5(r4(pool(r1(bn1(conv1(x), relu: true)))))
     var outputs: [Variable] = []
     var features = x
     for i in 0..<configuration.stacks {

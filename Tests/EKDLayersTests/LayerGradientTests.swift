@@ -82,3 +82,26 @@ import _EKDTestSupport
     #expect(t[0].parameters == 64 * 3 * 7 * 7)
   }
 }
+
+@Suite struct FusedBatchNormReLU {
+  /// bn(x, relu: true) equals ReLU()(bn(x)) in value and in every gradient.
+  @Test func matchesTheUnfusedPair() {
+    var rng = SeededRandom(seed: 13)
+    let bn = BatchNorm2d(3)
+    bn.weight.value = Tensor.randomUniform([3], in: 0.5...1.5, using: &rng)
+    bn.bias.value = Tensor.randomNormal([3], using: &rng)
+    let x = Tensor.randomNormal([2, 3, 4, 4], using: &rng), r = Tensor.randomNormal([2, 3, 4, 4], using: &rng)
+    var results: [[Tensor]] = []
+    for fused in [true, false] {
+      bn.zeroGradients()
+      let tape = Tape()
+      tape.updatesRunningStatistics = false
+      let v = tape.input(x)
+      let y = fused ? bn(v, relu: true) : ReLU()(bn(v))
+      tape.backward(from: y, seed: r)
+      results.append([y.value, tape.gradient(of: v)!, bn.weight.grad, bn.bias.grad])
+    }
+    for (a, b) in zip(results[0], results[1]) { #expect(Reference.maxAbsDifference(a, b) < 1e-6) }
+    #expect(results[0][0].scalars.contains(0))  // the ReLU did clip something
+  }
+}

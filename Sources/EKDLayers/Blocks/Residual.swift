@@ -27,7 +27,7 @@ public final class Residual: CompositeLayer {
   }
 
   public func callAsFunction(_ x: Variable) -> Variable {
-    let y = conv3(relu(bn3(conv2(relu(bn2(conv1(relu(bn1(x)))))))))
+    let y = conv3(bn3(conv2(bn2(conv1(bn1(x, relu: true)), relu: true)), relu: true))
     return y + (skip?(x) ?? x)
   }
 

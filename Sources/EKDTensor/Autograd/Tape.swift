@@ -1,3 +1,5 @@
+import Dispatch
+
 /// A Wengert list of coarse ops, replayed backwards to compute gradients.
 ///
 /// Each forward op appends one record holding a pullback closure that calls the
@@ -30,7 +32,31 @@ public final class Tape {
   struct Record {
     let output: Int
     let inputs: [Int]
+    let name: String
     let pullback: Pullback
+  }
+
+  /// Time spent per op kind, when profiling (`enableProfiling()`): forward time
+  /// is the time since the previous op was recorded (so it includes the glue
+  /// between ops), backward time is the pullback's own.
+  public struct OpProfile: Sendable {
+    public var forward: Double = 0, backward: Double = 0, calls = 0
+  }
+  public private(set) var profile: [String: OpProfile]?
+  private var lastMark: UInt64 = 0
+
+  /// Starts attributing time to op kinds (named by the function that recorded them).
+  public func enableProfiling() {
+    profile = [:]
+    lastMark = DispatchTime.now().uptimeNanoseconds
+  }
+
+  private func markForward(_ name: String) {
+    guard profile != nil else { return }
+    let now = DispatchTime.now().uptimeNanoseconds
+    profile![name, default: OpProfile()].forward += Double(now - lastMark) * 1e-9
+    profile![name, default: OpProfile()].calls += 1
+    lastMark = now
   }
 
   private var records: [Record] = []
@@ -88,12 +114,15 @@ public final class Tape {
   /// The pullback must capture tensors (`x.value`), never `Variable`s: a
   /// variable holds its tape, and a record holding the tape would keep every
   /// activation of every step alive.
-  public func record(_ output: Tensor, inputs: [Variable], pullback: @escaping Pullback) -> Variable {
+  public func record(
+    _ output: Tensor, inputs: [Variable], name: String = #function, pullback: @escaping Pullback
+  ) -> Variable {
+    markForward(name)
     guard isRecording else { return constant(output) }
     let ids = inputs.map { $0.id >= 0 && needsGradient[$0.id] ? $0.id : -1 }
     guard ids.contains(where: { $0 >= 0 }) else { return constant(output) }
     let id = newID(output.shape, needsGradient: true)
-    records.append(Record(output: id, inputs: ids, pullback: pullback))
+    records.append(Record(output: id, inputs: ids, name: name, pullback: pullback))
     return Variable(value: output, id: id, tape: self)
   }
 
@@ -111,7 +140,13 @@ public final class Tape {
       guard record.output <= output.id, let dy = gradients[record.output] else { continue }
       var dx = [UnsafeMutablePointer<Float>?](repeating: nil, count: record.inputs.count)
       for (k, id) in record.inputs.enumerated() where id >= 0 { dx[k] = gradientPointer(id) }
-      record.pullback(dy, dx)
+      if profile != nil {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        record.pullback(dy, dx)
+        profile![record.name, default: OpProfile()].backward += Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+      } else {
+        record.pullback(dy, dx)
+      }
       gradients[record.output] = nil
     }
   }

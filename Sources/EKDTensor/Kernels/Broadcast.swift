@@ -74,13 +74,16 @@ enum Broadcast {
   @inline(__always)
   static func pullback(
     _ dy: Tensor, _ a: Tensor, _ b: Tensor,
-    _ da: UnsafeMutablePointer<Float>?, _ db: UnsafeMutablePointer<Float>?,
+    _ da: UnsafeMutablePointer<Float>?, _ db: UnsafeMutablePointer<Float>?, threads: Int = 1,
     _ ga: (Float, Float, Float) -> Float, _ gb: (Float, Float, Float) -> Float
   ) {
     let g = dy.pointer, pa = a.pointer, pb = b.pointer
     if a.shape == b.shape {
-      if let da { for i in 0..<dy.count { da[i] += ga(g[i], pa[i], pb[i]) } }
-      if let db { for i in 0..<dy.count { db[i] += gb(g[i], pa[i], pb[i]) } }
+      let n = dy.count
+      Parallel.chunks(n, threads: threads, minimumPerWorker: 1 << 16) { range, _ in
+        if let da { for i in range { da[i] += ga(g[i], pa[i], pb[i]) } }
+        if let db { for i in range { db[i] += gb(g[i], pa[i], pb[i]) } }
+      }
       return
     }
     let sa = strides(of: a.shape, in: dy.shape), sb = strides(of: b.shape, in: dy.shape)

@@ -7,37 +7,37 @@ extension Variable {
   public static func + (a: Variable, b: Variable) -> Variable {
     let t = a.tape
     let y = Broadcast.apply(a.value, b.value, threads: t.threads) { $0 + $1 }
-    let (av, bv) = (a.value, b.value)
+    let (av, bv, workers) = (a.value, b.value, t.threads)
     return t.record(y, inputs: [a, b]) { dy, dx in
-      Broadcast.pullback(dy, av, bv, dx[0], dx[1], { d, _, _ in d }, { d, _, _ in d })
+      Broadcast.pullback(dy, av, bv, dx[0], dx[1], threads: workers, { d, _, _ in d }, { d, _, _ in d })
     }
   }
 
   public static func - (a: Variable, b: Variable) -> Variable {
     let t = a.tape
     let y = Broadcast.apply(a.value, b.value, threads: t.threads) { $0 - $1 }
-    let (av, bv) = (a.value, b.value)
+    let (av, bv, workers) = (a.value, b.value, t.threads)
     return t.record(y, inputs: [a, b]) { dy, dx in
-      Broadcast.pullback(dy, av, bv, dx[0], dx[1], { d, _, _ in d }, { d, _, _ in -d })
+      Broadcast.pullback(dy, av, bv, dx[0], dx[1], threads: workers, { d, _, _ in d }, { d, _, _ in -d })
     }
   }
 
   public static func * (a: Variable, b: Variable) -> Variable {
     let t = a.tape
     let y = Broadcast.apply(a.value, b.value, threads: t.threads) { $0 * $1 }
-    let (av, bv) = (a.value, b.value)
+    let (av, bv, workers) = (a.value, b.value, t.threads)
     return t.record(y, inputs: [a, b]) { dy, dx in
-      Broadcast.pullback(dy, av, bv, dx[0], dx[1], { d, _, y in d * y }, { d, x, _ in d * x })
+      Broadcast.pullback(dy, av, bv, dx[0], dx[1], threads: workers, { d, _, y in d * y }, { d, x, _ in d * x })
     }
   }
 
   public static func / (a: Variable, b: Variable) -> Variable {
     let t = a.tape
     let y = Broadcast.apply(a.value, b.value, threads: t.threads) { $0 / $1 }
-    let (av, bv) = (a.value, b.value)
+    let (av, bv, workers) = (a.value, b.value, t.threads)
     return t.record(y, inputs: [a, b]) { dy, dx in
       Broadcast.pullback(
-        dy, av, bv, dx[0], dx[1], { d, _, y in d / y }, { d, x, y in -d * x / (y * y) })
+        dy, av, bv, dx[0], dx[1], threads: workers, { d, _, y in d / y }, { d, x, y in -d * x / (y * y) })
     }
   }
 
@@ -50,7 +50,8 @@ extension Variable {
   /// y = f(x) element-wise, with dy/dx = derivative(x, y).
   @inline(__always)
   public func map(
-    _ f: @escaping (Float) -> Float, derivative: @escaping (_ x: Float, _ y: Float) -> Float
+    _ f: @escaping (Float) -> Float, derivative: @escaping (_ x: Float, _ y: Float) -> Float,
+    name: String = #function
   ) -> Variable {
     let x = value, n = value.count
     var y = Tensor(uninitialized: x.shape)
@@ -59,14 +60,31 @@ extension Variable {
       for i in range { py[i] = f(px[i]) }
     }
     let out = y
-    return tape.record(y, inputs: [self]) { dy, dx in
+    return tape.record(y, inputs: [self], name: name) { dy, dx in
       guard let d = dx[0] else { return }
       let g = dy.pointer, px = x.pointer, py = out.pointer
       for i in 0..<n { d[i] += g[i] * derivative(px[i], py[i]) }
     }
   }
 
-  public func relu() -> Variable { map({ max($0, 0) }, derivative: { _, y in y > 0 ? 1 : 0 }) }
+  /// max(x, 0), with its own loops: it runs after nearly every conv, so it
+  /// must vectorise (a closure per element, as `map` has, does not).
+  public func relu() -> Variable {
+    let n = value.count
+    var y = Tensor(uninitialized: value.shape)
+    let px = value.pointer, py = y.mutablePointer
+    Parallel.chunks(n, threads: tape.threads, minimumPerWorker: 1 << 16) { range, _ in
+      for i in range { py[i] = Swift.max(px[i], 0) }
+    }
+    let out = y, workers = tape.threads
+    return tape.record(y, inputs: [self]) { dy, dx in
+      guard let d = dx[0] else { return }
+      let g = dy.pointer, py = out.pointer
+      Parallel.chunks(n, threads: workers, minimumPerWorker: 1 << 16) { range, _ in
+        for i in range { d[i] += py[i] > 0 ? g[i] : 0 }
+      }
+    }
+  }
   public func abs() -> Variable { map({ Swift.abs($0) }, derivative: { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) }) }
   public func squared() -> Variable { map({ $0 * $0 }, derivative: { x, _ in 2 * x }) }
   public func squareRoot() -> Variable { map({ $0.squareRoot() }, derivative: { _, y in 0.5 / y }) }

@@ -5,13 +5,15 @@
 ///   x̂ = (x − μ_B)/√(σ²_B + ε),  y = γ·x̂ + β
 ///   running ← (1 − momentum)·running + momentum·batch statistic
 /// Inference: the running statistics stand in for μ_B, σ²_B.
+/// With `relu`, y = max(γ·x̂ + β, 0) in one pass (the pre-activation blocks
+/// and conv-BN-ReLU stacks use this; it saves a full read and write).
 /// Backward (training), M = N·H·W per channel:
 ///   dx = γ/(M·√(σ²+ε)) · (M·dy − Σdy − x̂·Σ(dy·x̂)),  dγ = Σ dy·x̂,  dβ = Σ dy
 extension Tape {
   public func batchNorm2d(
     _ x: Variable, scale gamma: Variable, shift beta: Variable,
     runningMean: Parameter, runningVariance: Parameter,
-    momentum: Float = 0.1, epsilon: Float = 1e-5
+    momentum: Float = 0.1, epsilon: Float = 1e-5, relu: Bool = false
   ) -> Variable {
     let xs = x.value
     precondition(xs.shape.rank >= 2, "batchNorm2d wants [N, C, ...], got \(xs.shape)")
@@ -57,7 +59,11 @@ extension Tape {
           let a = pg[ch] * inv, b = pb[ch] - Float(mu) * a
           for i in 0..<n {
             let src = px + (i * c + ch) * hw, dst = py + (i * c + ch) * hw
-            for j in 0..<hw { dst[j] = src[j] * a + b }
+            if relu {
+              for j in 0..<hw { dst[j] = Swift.max(src[j] * a + b, 0) }
+            } else {
+              for j in 0..<hw { dst[j] = src[j] * a + b }
+            }
           }
         }
       }
@@ -72,7 +78,17 @@ extension Tape {
     }
     let workers = threads
     let gammaValue = gamma.value
-    return record(y, inputs: [x, gamma, beta]) { dy, d in
+    let out = y
+    return record(y, inputs: [x, gamma, beta]) { dyIn, d in
+      // With a fused ReLU, the gradient reaching the normalisation is dy·[y > 0].
+      var dy = dyIn
+      if relu {
+        dy = Tensor(uninitialized: dyIn.shape)
+        let g = dyIn.pointer, py = out.pointer, pm = dy.mutablePointer
+        Parallel.chunks(dy.count, threads: workers, minimumPerWorker: 1 << 16) { range, _ in
+          for i in range { pm[i] = py[i] > 0 ? g[i] : 0 }
+        }
+      }
       let g = dy.pointer, px = xs.pointer, pm = mean.pointer, ps = invStd.pointer
       let pg = gammaValue.pointer
       let (dx, dgamma, dbeta) = (d[0], d[1], d[2])

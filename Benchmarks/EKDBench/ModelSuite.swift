@@ -1,0 +1,173 @@
+import EKDData
+import EKDLayers
+import EKDLosses
+import EKDModels
+import EKDTensor
+import EKDTraining
+import Foundation
+
+/// Per student: MACs, parameters, inference and training throughput, peak
+/// memory, and GFLOP/s against the machine's sgemm peak; optionally beside the
+/// PyTorch twins of Benchmarks/peers/torch_students.py, run in the same process tree.
+enum ModelSuite {
+  struct Row {
+    var name: String, input: Int, macs: Int, parameters: Int
+    var inferB1: Double, inferB: Double, train: Double, trainTeacher: Double
+    var peakMiB: Double
+    var profile: [(String, Double, Double)]
+    var torch: [String: Any]?
+
+    func json(batch: Int, peak: Double) -> [String: Any] {
+      var j: [String: Any] = [
+        "name": name, "input": input, "macs": macs, "params": parameters,
+        "infer_b1_ips": inferB1, "infer_b\(batch)_ips": inferB, "train_ips": train, "train_teacher_ips": trainTeacher,
+        "infer_gflops": 2 * Double(macs) * inferB / 1e9, "infer_fraction_of_sgemm_peak": 2 * Double(macs) * inferB / 1e9 / peak,
+        "peak_rss_mib": peakMiB,
+        "profile": profile.map { ["op": $0.0, "forward_ms": $0.1 * 1000, "backward_ms": $0.2 * 1000] },
+      ]
+      if let torch { j["torch"] = torch }
+      return j
+    }
+  }
+
+  /// Resets the kernel's peak-RSS counter for this process (Linux), so each
+  /// student's peak is its own.
+  static func resetPeakMemory() {
+    if let h = FileHandle(forWritingAtPath: "/proc/self/clear_refs") {
+      h.write(Data("5".utf8))
+      try? h.close()
+    }
+  }
+
+  static var peakMemoryMiB: Double {
+    guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+      let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+      let kb = Double(line.split(separator: " ").dropFirst().first ?? "")
+    else { return Harness.peakResidentMiB }
+    return kb / 1024
+  }
+
+  /// A synthetic batch with plausible labels (a hand 400 mm away, seen by a
+  /// 1.2·S focal length): throughput does not depend on the content.
+  static func batch(size: Int, count: Int, rng: inout SeededRandom) -> Batch {
+    var xyz: [Float] = [], uv: [Float] = [], k: [Float] = []
+    let f = 1.2 * Float(size), c = Float(size - 1) / 2
+    for _ in 0..<count {
+      for j in 0..<21 {
+        let p = (Float(j % 5) * 15 - 30 + rng.nextNormal(), Float(j / 5) * -20 + 20 + rng.nextNormal(), 400 + Float(j % 3) * 10)
+        xyz += [p.0, p.1, p.2]
+        uv += [f * p.0 / p.2 + c, f * p.1 / p.2 + c]
+      }
+      k += [f, 0, c, 0, f, c, 0, 0, 1]
+    }
+    return Batch(images: Tensor.randomNormal([count, 3, size, size], using: &rng), uv: Tensor(shape: [count, 21, 2], scalars: uv),
+                 xyz: Tensor(shape: [count, 21, 3], scalars: xyz), intrinsics: Tensor(shape: [count, 3, 3], scalars: k))
+  }
+
+  static func run(students: [String], inputs: [String: Int], threads: Int, batch: Int, repetitions: Int) throws -> [Row] {
+    var rows: [Row] = []
+    for name in students {
+      resetPeakMemory()
+      let student = try StudentZoo.make(name, inputSize: inputs[name])
+      let size = student.inputSize
+      let summary = try ModelSummary(student, inputSize: size)
+      var rng = SeededRandom(seed: 11)
+      let one = Tensor.randomNormal([1, 3, size, size], using: &rng)
+      let many = Tensor.randomNormal([batch, 3, size, size], using: &rng)
+      // Validate before timing: the forward output has the predicted shape and is finite.
+      let check = student(Tape(mode: .inference, threads: threads).constant(one)).value
+      precondition(check.shape == summary.output && check.scalars.allSatisfy(\.isFinite), "\(name): bad forward output")
+      let reps = summary.macs > 10_000_000_000 ? max(1, repetitions / 2) : repetitions
+      let inferB1 = Harness.median(repetitions: reps) { _ = student(Tape(mode: .inference, threads: threads).constant(one)) }.median
+      let inferB = Harness.median(repetitions: reps) { _ = student(Tape(mode: .inference, threads: threads).constant(many)) }.median
+
+      let data = self.batch(size: size, count: batch, rng: &rng)
+      let bounds = AngleBounds(lower: [Double](repeating: -0.5, count: 20), upper: [Double](repeating: 0.9, count: 20), dataset: "bench", sampleCount: 0)
+      let teacher = Teacher(bounds: bounds, featureChannels: student.featureChannels)
+      let optimizer = Adam(learningRate: 1e-4)
+      var lastProfile: [String: Tape.OpProfile] = [:]
+      func step(_ mode: TrainingMode, profile: Bool = false) {
+        let tape = Tape(mode: .training, threads: threads)
+        if profile { tape.enableProfiling() }
+        let objective = Objective(student: student, teacher: mode == .baseline ? nil : teacher, batch: data, mode: mode, tape: tape)
+        student.zeroGradients()
+        teacher.offsetNetwork.zeroGradients()
+        tape.backward(from: objective.loss)
+        optimizer.step(student.trainableParameters + (mode.usesOffsetNetwork ? teacher.offsetNetwork.trainableParameters : []))
+        if profile { lastProfile = tape.profile ?? [:] }
+      }
+      let train = Harness.median(repetitions: reps) { step(.baseline) }.median
+      let trainTeacher = Harness.median(repetitions: reps) { step(.full) }.median
+      step(.baseline, profile: true)
+      let profile = lastProfile.map { ($0.key, $0.value.forward, $0.value.backward) }.sorted { $0.1 + $0.2 > $1.1 + $1.2 }
+      rows.append(Row(name: name, input: size, macs: summary.macs, parameters: summary.parameters,
+                      inferB1: 1 / inferB1, inferB: Double(batch) / inferB, train: Double(batch) / train,
+                      trainTeacher: Double(batch) / trainTeacher, peakMiB: peakMemoryMiB, profile: profile))
+      print("  \(name): done", to: &standardError)
+    }
+    return rows
+  }
+
+  /// Runs the PyTorch twins; nil (with a note) when no PyTorch is installed.
+  static func torch(python: String, rows: [Row], threads: Int, batch: Int, repetitions: Int) -> [String: [String: Any]]? {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("peers/torch_students.py")
+    guard FileManager.default.isExecutableFile(atPath: python) else {
+      print("PyTorch side-by-side skipped: \(python) not found (run `make peers` to create the venv)")
+      return nil
+    }
+    let out = FileManager.default.temporaryDirectory.appendingPathComponent("ekd-torch-\(getpid()).json")
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: python)
+    p.arguments = [script.path, "--students", rows.map(\.name).joined(separator: ","),
+                   "--sizes", rows.map { "\($0.name)=\($0.input)" }.joined(separator: ","),
+                   "--threads", "\(threads)", "--batch", "\(batch)", "--reps", "\(repetitions)", "--out", out.path]
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    var env = ProcessInfo.processInfo.environment
+    env["OMP_NUM_THREADS"] = "\(threads)"
+    p.environment = env
+    guard (try? p.run()) != nil else { return nil }
+    p.waitUntilExit()
+    guard p.terminationStatus == 0, let data = try? Data(contentsOf: out),
+      let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let students = json["students"] as? [String: [String: Any]]
+    else {
+      print("PyTorch side-by-side failed (exit \(p.terminationStatus))")
+      return nil
+    }
+    return students
+  }
+
+  static func printTable(_ rows: [Row], batch: Int, peak: Double) {
+    func f(_ x: Double, _ d: Int = 1) -> String { Harness.format(x, d) }
+    print("students (images/s, median; GFLOP/s = 2·MACs·images/s; peak = sgemm \(f(peak)) GFLOP/s):")
+    let cols = ["student", "input", "GMACs", "params(M)", "infer b1", "infer b\(batch)", "GFLOP/s", "% peak", "train", "train+EKD", "peak MiB"]
+    print(cols.enumerated().map { Harness.pad($1, $0 == 0 ? 14 : 10, right: $0 == 0) }.joined(separator: " "))
+    for r in rows {
+      let gf = 2 * Double(r.macs) * r.inferB / 1e9
+      let cells = [r.name, "\(r.input)", f(Double(r.macs) / 1e9, 3), f(Double(r.parameters) / 1e6, 2), f(r.inferB1, 2), f(r.inferB, 2),
+                   f(gf), f(100 * gf / peak), f(r.train, 2), f(r.trainTeacher, 2), f(r.peakMiB, 0)]
+      print(cells.enumerated().map { Harness.pad($1, $0 == 0 ? 14 : 10, right: $0 == 0) }.joined(separator: " "))
+    }
+    if rows.contains(where: { $0.torch != nil }) {
+      print("beside PyTorch (same threads, batch, input; ours / PyTorch):")
+      print(["student", "fvcore MACs", "ours MACs", "infer b1", "ratio", "infer b\(batch)", "ratio", "train", "ratio"]
+        .enumerated().map { Harness.pad($1, $0 == 0 ? 14 : 12, right: $0 == 0) }.joined(separator: " "))
+      for r in rows {
+        guard let t = r.torch else { continue }
+        let tb1 = t["infer_b1_ips"] as? Double ?? .nan, tb = t["infer_b\(batch)_ips"] as? Double ?? .nan, tt = t["train_ips"] as? Double ?? .nan
+        let cells = [r.name, "\(t["fvcore_macs"] ?? "-")", "\(r.macs)", f(tb1, 2), f(r.inferB1 / tb1, 2), f(tb, 2), f(r.inferB / tb, 2), f(tt, 2), f(r.train / tt, 2)]
+        print(cells.enumerated().map { Harness.pad($1, $0 == 0 ? 14 : 12, right: $0 == 0) }.joined(separator: " "))
+      }
+    }
+    for r in rows {
+      let total = r.profile.reduce(0) { $0 + $1.1 + $1.2 }
+      let top = r.profile.prefix(6).map { "\($0.0.split(separator: "(").first ?? "") \(f(100 * ($0.1 + $0.2) / max(total, 1e-9), 0))%" }
+      print("profile \(r.name) training step: " + top.joined(separator: ", "))
+    }
+  }
+}
+
+var standardError = FileHandle.standardError
+extension FileHandle: @retroactive TextOutputStream {
+  public func write(_ string: String) { write(Data(string.utf8)) }
+}

@@ -1,0 +1,54 @@
+import EKDTensor
+
+/// A batch of crops and their labels, as the students and losses consume them.
+///
+/// Everything is in the crop's camera: `intrinsics` is the crop's K, so
+/// projecting `xyz` with it lands on `uv`. The derived targets follow
+/// hand-model.md §5 and §7: Z₀ = the wrist's depth, s = ‖J9 − J0‖,
+/// uvz = (u, v, (Z − Z₀)/s), pose = (C − C₀)/s.
+public struct Batch: @unchecked Sendable {
+  /// [B, 3, S, S], normalised RGB.
+  public var images: Tensor
+  /// [B, 21, 2] pixel coordinates in the crop.
+  public var uv: Tensor
+  /// [B, 21, 3] millimetres, camera frame.
+  public var xyz: Tensor
+  /// [B, 3, 3] row-major intrinsics of the crop.
+  public var intrinsics: Tensor
+  /// [B] root (wrist) depth Z₀, mm.
+  public let rootDepth: Tensor
+  /// [B] scale s = ‖J9 − J0‖, mm.
+  public let scale: Tensor
+  /// [B, 21, 3]: (u, v, (Z − Z₀)/s), the 2.5D target.
+  public let uvz: Tensor
+  /// [B, 21, 3]: (C − C₀)/s, the pose the teacher sees.
+  public let pose: Tensor
+
+  public init(images: Tensor, uv: Tensor, xyz: Tensor, intrinsics: Tensor) {
+    let b = images.shape[0]
+    precondition(uv.shape == [b, 21, 2] && xyz.shape == [b, 21, 3] && intrinsics.shape == [b, 3, 3], "batch shapes: images \(images.shape), uv \(uv.shape), xyz \(xyz.shape), K \(intrinsics.shape)")
+    (self.images, self.uv, self.xyz, self.intrinsics) = (images, uv, xyz, intrinsics)
+    let p = xyz.scalars, q = uv.scalars
+    var z0 = [Float](repeating: 0, count: b), s = [Float](repeating: 0, count: b)
+    var uvz = [Float](repeating: 0, count: b * 63), pose = [Float](repeating: 0, count: b * 63)
+    for i in 0..<b {
+      let o = i * 63
+      z0[i] = p[o + 2]
+      let d = (0..<3).map { p[o + 27 + $0] - p[o + $0] }
+      s[i] = max((d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).squareRoot(), 1e-3)
+      for k in 0..<21 {
+        uvz[o + 3 * k] = q[i * 42 + 2 * k]
+        uvz[o + 3 * k + 1] = q[i * 42 + 2 * k + 1]
+        uvz[o + 3 * k + 2] = (p[o + 3 * k + 2] - z0[i]) / s[i]
+        for a in 0..<3 { pose[o + 3 * k + a] = (p[o + 3 * k + a] - p[o + a]) / s[i] }
+      }
+    }
+    rootDepth = Tensor(shape: [b], scalars: z0)
+    scale = Tensor(shape: [b], scalars: s)
+    self.uvz = Tensor(shape: [b, 21, 3], scalars: uvz)
+    self.pose = Tensor(shape: [b, 21, 3], scalars: pose)
+  }
+
+  public var count: Int { images.shape[0] }
+  public var cropSize: Int { images.shape[3] }
+}
