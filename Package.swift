@@ -29,12 +29,19 @@ let package = Package(
       providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
     ),
 
+    /// libpng, libjpeg-turbo and zlib behind a small C shim that turns their
+    /// longjmp-based errors into return values (Swift frames cannot be jumped over).
+    .target(
+      name: "CImageCodecs",
+      linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("z")]
+    ),
+
     // MARK: Public modules
     .target(name: "EKDTensor", dependencies: ["COpenBLAS"]),
     .target(name: "EKDLayers", dependencies: ["EKDTensor"]),
     .target(name: "EKDLosses", dependencies: ["EKDTensor"]),
     .target(name: "EKDModels", dependencies: ["EKDLayers", "EKDLosses"]),
-    .target(name: "EKDData", dependencies: ["EKDTensor", "EKDLosses"]),
+    .target(name: "EKDData", dependencies: ["EKDTensor", "EKDLosses", "CImageCodecs"]),
     .target(name: "EKDTraining", dependencies: ["EKDTensor", "EKDLayers", "EKDLosses", "EKDModels", "EKDData"]),
     .target(
       name: "EKDCommands",
@@ -62,6 +69,8 @@ let package = Package(
     .testTarget(name: "EKDTensorTests", dependencies: ["EKDTensor", "_EKDTestSupport"]),
     .testTarget(name: "EKDLossesTests", dependencies: ["EKDLosses", "_EKDTestSupport"]),
     .testTarget(name: "EKDModelsTests", dependencies: ["EKDModels", "_EKDTestSupport"]),
+    .testTarget(name: "EKDDataTests", dependencies: ["EKDData"]),
+    .testTarget(name: "EKDTrainingTests", dependencies: ["EKDTraining"]),
     .testTarget(name: "EKDCommandsTests", dependencies: ["ekd"]),
     .testTarget(
       name: "EKDLayersTests",

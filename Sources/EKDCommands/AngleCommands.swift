@@ -74,19 +74,34 @@ struct AnglesCommand: ParsableCommand {
   }
 }
 
-/// `ekd bounds`: angle bounds (f-space min and max) from a set of poses.
+/// `ekd bounds`: angle bounds (f-space min and max) from poses or a dataset's training split.
 struct BoundsCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "bounds", abstract: "Compute joint-angle bounds (min and max of each f) from poses and write them as JSON.")
+    commandName: "bounds",
+    abstract: "Compute joint-angle bounds (min and max of each f) from poses, or from a dataset's training labels, and write them as JSON.")
 
-  @Option(help: "JSON array of poses (21 [x, y, z] each).") var poses: String
+  @Option(help: "JSON array of poses (21 [x, y, z] each).") var poses: String?
+  @Option(help: "Dataset whose training split gives the bounds (instead of --poses): synth, rhd, stb, lm, freihand.") var dataset: String?
+  @Option(help: "Dataset root directory.") var root: String?
   @Option(help: "Where to write the bounds file.") var out: String
 
+  func validate() throws {
+    guard (poses == nil) != (dataset == nil) else { throw ValidationError("give exactly one of --poses and --dataset") }
+  }
+
   func run() throws {
-    let list = try PoseFile.read(poses)
-    guard !list.isEmpty else { throw CommandFailure("\(poses): no poses to compute bounds from") }
-    let bounds = AngleBounds(poses: list, dataset: "poses:" + URL(fileURLWithPath: poses).lastPathComponent)
+    let bounds: AngleBounds
+    if let poses {
+      let list = try PoseFile.read(poses)
+      guard !list.isEmpty else { throw CommandFailure("\(poses): no poses to compute bounds from") }
+      bounds = AngleBounds(poses: list, dataset: "poses:" + URL(fileURLWithPath: poses).lastPathComponent)
+    } else {
+      var d = DatasetOptions()
+      (d.dataset, d.root, d.split) = (dataset!, root, "train")
+      let source = try d.source()
+      do { bounds = try BoundsFromLabels.compute(source) } catch { throw CommandFailure(error.description) }
+    }
     do { try AtomicFile.write(bounds.jsonData(), to: URL(fileURLWithPath: out)) } catch { throw CommandFailure(error.description) }
-    print("wrote \(out): bounds of 20 angles from \(list.count) poses")
+    print("wrote \(out): bounds of 20 angles from \(bounds.sampleCount) poses (\(bounds.dataset))")
   }
 }

@@ -6,7 +6,7 @@ public struct EKD: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "ekd",
     abstract: "Train, evaluate and benchmark small 3D hand-pose networks with Explicit Knowledge Distillation.",
-    subcommands: [AnglesCommand.self, BoundsCommand.self, CheckpointCommand.self, InfoCommand.self]
+    subcommands: [TrainCommand.self, EvalCommand.self, AblationCommand.self, SynthCommand.self, BoundsCommand.self, AnglesCommand.self, InfoCommand.self, DataCommand.self, CheckpointCommand.self]
   )
   public init() {}
 

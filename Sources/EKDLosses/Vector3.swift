@@ -1,6 +1,6 @@
 /// A 3-vector generic over the scalar, so the geometry below runs in Float
 /// for training and in Double for tests that need tight tolerances.
-public struct Vector3<T: BinaryFloatingPoint>: Equatable {
+public struct Vector3<T: BinaryFloatingPoint & Sendable>: Equatable, Sendable {
   public var x: T, y: T, z: T
   public init(_ x: T, _ y: T, _ z: T) {
     self.x = x

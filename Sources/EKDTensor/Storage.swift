@@ -44,6 +44,9 @@ public final class BufferPool: @unchecked Sendable {
   /// depend on it.
   public static let shared = BufferPool()
 
+  /// A separate pool (tests use one to check the pool without other tests' traffic).
+  public init() {}
+
   public var limitBytes: Int {
     get { lock.withLock { _limit } }
     set { lock.withLock { _limit = newValue; trimLocked() } }
@@ -65,7 +68,7 @@ public final class BufferPool: @unchecked Sendable {
     bytes < minimumBytes ? (bytes + 63) & ~63 : (bytes + 4095) & ~4095
   }
 
-  func take(bytes: Int) -> (UnsafeMutablePointer<Float>, Int) {
+  package func take(bytes: Int) -> (UnsafeMutablePointer<Float>, Int) {
     let size = Self.rounded(bytes)
     if size >= Self.minimumBytes {
       let reused: UnsafeMutableRawPointer? = lock.withLock {
@@ -82,7 +85,7 @@ public final class BufferPool: @unchecked Sendable {
     return (raw.bindMemory(to: Float.self, capacity: size / 4), size)
   }
 
-  func give(_ pointer: UnsafeMutablePointer<Float>, bytes size: Int) {
+  package func give(_ pointer: UnsafeMutablePointer<Float>, bytes size: Int) {
     let raw = UnsafeMutableRawPointer(pointer)
     if size >= Self.minimumBytes {
       let kept: Bool = lock.withLock {

@@ -36,15 +36,20 @@ import Testing
   }
 
   @Test func pooledStorageIsReusedAfterRelease() {
-    let pool = BufferPool.shared
-    do { _ = Tensor(zeros: [1 << 20]) }
-    let cached = pool.cachedBytes
-    #expect(cached >= 4 << 20)
-    do {
-      let t = Tensor(zeros: [1 << 20])
-      #expect(t.scalars.allSatisfy { $0 == 0 })  // reused blocks are re-zeroed
-      #expect(pool.cachedBytes == cached - (4 << 20))
-    }
+    let pool = BufferPool()
+    let (p, size) = pool.take(bytes: 4 << 20)
+    #expect(pool.freshBytes == size && size >= 4 << 20)
+    pool.give(p, bytes: size)
+    #expect(pool.cachedBytes == size)
+    let (q, again) = pool.take(bytes: 4 << 20)
+    #expect(q == p && again == size)  // the same block, no new memory
+    #expect(pool.freshBytes == size && pool.cachedBytes == 0)
+    pool.limitBytes = 0
+    pool.give(q, bytes: again)  // over the limit: back to the system
+    #expect(pool.cachedBytes == 0)
+    // Through tensors: a released tensor's block is re-zeroed when reused.
+    do { _ = Tensor(repeating: 7, shape: [1 << 20]) }
+    #expect(Tensor(zeros: [1 << 20]).scalars.allSatisfy { $0 == 0 })
   }
 }
 

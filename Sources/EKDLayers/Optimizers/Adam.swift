@@ -20,6 +20,26 @@ public final class Adam: Optimizer {
     self.weightDecay = weightDecay
   }
 
+  /// First and second moments by parameter name (`NAME.exp_avg`, `NAME.exp_avg_sq`, PyTorch's
+  /// names), for checkpoints; parameters not yet stepped have none.
+  public func state(_ named: [(name: String, parameter: Parameter)]) -> [(String, Tensor)] {
+    named.flatMap { n, p -> [(String, Tensor)] in
+      guard let m = moments[ObjectIdentifier(p)] else { return [] }
+      return [(n + ".exp_avg", m.m), (n + ".exp_avg_sq", m.v)]
+    }
+  }
+
+  /// Restores what `state` saved, and the step count.
+  public func restore(_ tensors: [String: Tensor], named: [(name: String, parameter: Parameter)], stepCount: Int) {
+    self.stepCount = stepCount
+    moments = [:]
+    for (n, p) in named {
+      if let m = tensors[n + ".exp_avg"], let v = tensors[n + ".exp_avg_sq"], m.shape == p.shape, v.shape == p.shape {
+        moments[ObjectIdentifier(p)] = (m, v)
+      }
+    }
+  }
+
   public func step(_ parameters: [Parameter]) {
     stepCount += 1
     let t = Float(stepCount)

@@ -1,0 +1,36 @@
+// Image decoding and encoding through libpng and libjpeg-turbo, and zlib
+// inflation, with errors returned as values.
+//
+// Why a C shim: libjpeg reports errors by longjmp (or exit), and Swift frames
+// cannot be jumped over. These functions keep every setjmp/longjmp inside C
+// and hand Swift a status code and a message instead.
+#ifndef EKD_CODECS_H
+#define EKD_CODECS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// Decodes a PNG or JPEG (detected from its signature) to 8-bit pixels with
+/// `channels` = 1 (gray) or 3 (RGB). On success returns 0 and sets *pixels
+/// (free with ekd_free), *width, *height. On failure returns nonzero and writes
+/// a message to `error` (at most `error_size` bytes, NUL-terminated).
+/// Images larger than `max_pixels` are refused before any allocation.
+int ekd_decode_image(const uint8_t *data, size_t size, int channels, size_t max_pixels,
+                     uint8_t **pixels, int *width, int *height, char *error, size_t error_size);
+
+/// Writes 8-bit RGB (channels 3) or gray (1) pixels as a PNG file.
+int ekd_write_png(const char *path, const uint8_t *pixels, int width, int height, int channels,
+                  char *error, size_t error_size);
+
+/// Writes 8-bit RGB pixels as a JPEG file at `quality` (1–100).
+int ekd_write_jpeg(const char *path, const uint8_t *pixels, int width, int height, int quality,
+                   char *error, size_t error_size);
+
+/// Inflates a zlib stream whose inflated size must not exceed `max_size`.
+/// On success returns 0 and sets *out (free with ekd_free) and *out_size.
+int ekd_inflate(const uint8_t *data, size_t size, size_t max_size, uint8_t **out, size_t *out_size,
+                char *error, size_t error_size);
+
+void ekd_free(void *p);
+
+#endif

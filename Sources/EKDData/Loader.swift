@@ -1,0 +1,163 @@
+import EKDLosses
+import EKDTensor
+import Foundation
+
+/// A dataset split whose samples are addressed by index.
+public protocol SampleSource: Sendable {
+  var name: String { get }
+  var count: Int { get }
+  /// The sample as a right hand (left hands already mirrored).
+  func sample(_ index: Int) throws(DatasetError) -> Sample
+  /// Its 21 joints (mm, right hand) without decoding the image: for bounds.
+  func pose(_ index: Int) throws(DatasetError) -> [Vector3<Double>]
+}
+
+extension SampleSource {
+  public func pose(_ index: Int) throws(DatasetError) -> [Vector3<Double>] { try sample(index).asRightHand().xyz }
+}
+
+/// Synthetic hands rendered on demand: no files at all.
+public struct SyntheticStream: SampleSource {
+  public let count: Int, seed: UInt64, size: Int
+  public init(count: Int, seed: UInt64, size: Int) { (self.count, self.seed, self.size) = (count, seed, size) }
+  public var name: String { "synth(seed \(seed))" }
+  public func sample(_ index: Int) throws(DatasetError) -> Sample { SyntheticHands.sample(index: index, seed: seed, size: size) }
+  public func pose(_ index: Int) throws(DatasetError) -> [Vector3<Double>] { SyntheticHands.pose(index: index, seed: seed, size: size) }
+}
+
+/// A synthetic set written by `ekd synth`.
+public struct SyntheticFolder: SampleSource {
+  public let directory: String
+  let entries: [(image: String, sample: (k: [Double], xyz: [Vector3<Double>], uv: [SIMD2<Double>], visible: [Bool]))]
+  public init(directory: String) throws(DatasetError) {
+    self.directory = directory
+    entries = try SyntheticDataset.read(directory: directory)
+  }
+  public var name: String { "synth:\(directory)" }
+  public var count: Int { entries.count }
+  public func sample(_ index: Int) throws(DatasetError) -> Sample {
+    let e = entries[index]
+    return Sample(image: try Image(contentsOf: e.image), intrinsics: e.sample.k, xyz: e.sample.xyz, uv: e.sample.uv,
+                  visible: e.sample.visible, hand: .right, source: e.image)
+  }
+  public func pose(_ index: Int) throws(DatasetError) -> [Vector3<Double>] { entries[index].sample.xyz }
+}
+
+/// Crops, augments and stacks samples into batches on a background thread
+/// while the student computes.
+///
+/// The order is a function of the seed alone: epoch e visits a permutation
+/// drawn from (seed, e), and sample i of epoch e is augmented with a
+/// generator drawn from (seed, e, i). So a run restarted at step n (`startStep`)
+/// sees exactly the batches an uninterrupted run would.
+public final class BatchLoader: @unchecked Sendable {
+  public let source: any SampleSource
+  public let batchSize: Int, cropSize: Int
+  public let augmentation: Augmentation
+  public let shuffle: Bool, seed: UInt64
+  /// Batches in one pass over the source (the last partial batch is dropped when shuffling).
+  public var batchesPerEpoch: Int { shuffle ? max(source.count / batchSize, 1) : (source.count + batchSize - 1) / batchSize }
+
+  private let condition = NSCondition()
+  private var ready: [Int: Result<Batch, DatasetError>] = [:]
+  private var nextToProduce: Int, nextToConsume: Int
+  private let prefetch: Int
+  private let limit: Int?
+  private var stopped = false
+
+  /// - Parameters:
+  ///   - shuffle: training order (permuted, drop last, forever); else one pass in order.
+  ///   - startStep: the first batch to produce (for resuming).
+  public init(source: any SampleSource, batchSize: Int, cropSize: Int, augmentation: Augmentation = .none,
+              shuffle: Bool, seed: UInt64 = 0, startStep: Int = 0, prefetch: Int = 3) {
+    precondition(batchSize > 0 && source.count > 0, "a loader needs samples and a positive batch size")
+    (self.source, self.batchSize, self.cropSize, self.augmentation, self.shuffle, self.seed) = (source, batchSize, cropSize, augmentation, shuffle, seed)
+    (nextToProduce, nextToConsume, self.prefetch) = (startStep, startStep, max(prefetch, 1))
+    limit = shuffle ? nil : (source.count + batchSize - 1) / batchSize
+    let thread = Thread { [weak self] in self?.produce() }
+    thread.stackSize = 8 << 20
+    thread.start()
+  }
+
+  deinit { stop() }
+
+  /// Stops the background thread (also done on deinit).
+  public func stop() {
+    condition.lock()
+    stopped = true
+    condition.broadcast()
+    condition.unlock()
+  }
+
+  /// The next batch, or nil after a single in-order pass.
+  public func next() throws(DatasetError) -> Batch? {
+    condition.lock()
+    defer { condition.unlock() }
+    if let limit, nextToConsume >= limit { return nil }
+    while ready[nextToConsume] == nil { condition.wait() }
+    let result = ready.removeValue(forKey: nextToConsume)!
+    nextToConsume += 1
+    condition.broadcast()
+    return try result.get()
+  }
+
+  /// The sample indices of global step `step`.
+  public func indices(step: Int) -> [Int] {
+    let n = source.count
+    guard shuffle else { return Array((step * batchSize)..<min(n, (step + 1) * batchSize)) }
+    let epoch = step / batchesPerEpoch, position = step % batchesPerEpoch
+    var rng = SeededRandom(seed: seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15))
+    var order = Array(0..<n)
+    order.shuffle(using: &rng)
+    return Array(order[(position * batchSize)..<((position + 1) * batchSize)])
+  }
+
+  /// Builds the batch of global step `step` (on the calling thread).
+  public func makeBatch(step: Int) throws(DatasetError) -> Batch {
+    let epoch = step / max(batchesPerEpoch, 1)
+    let samples = try indices(step: step).map { i throws(DatasetError) -> Sample in
+      var rng = SeededRandom(seed: seed ^ (UInt64(epoch) << 32) ^ (UInt64(i) &* 0xD1B5_4A32_D192_ED03))
+      return Cropper.crop(try source.sample(i).asRightHand(), size: cropSize, augmentation: augmentation, using: &rng)
+    }
+    return Batch(samples: samples)
+  }
+
+  private func produce() {
+    while true {
+      condition.lock()
+      while !stopped && nextToProduce - nextToConsume >= prefetch { condition.wait() }
+      if stopped || (limit.map { nextToProduce >= $0 } ?? false) {
+        condition.unlock()
+        return
+      }
+      let step = nextToProduce
+      nextToProduce += 1
+      condition.unlock()
+      let result: Result<Batch, DatasetError>
+      do { result = .success(try makeBatch(step: step)) } catch { result = .failure(error) }
+      condition.lock()
+      ready[step] = result
+      condition.broadcast()
+      condition.unlock()
+    }
+  }
+}
+
+extension Batch {
+  /// Stacks cropped samples: pixels scaled to [−0.5, 0.5], labels as tensors.
+  public init(samples: [Sample]) {
+    let b = samples.count, s = samples.first?.image.width ?? 0
+    var images = [Float](repeating: 0, count: b * 3 * s * s)
+    for (n, sample) in samples.enumerated() {
+      precondition(sample.image.width == s && sample.image.height == s && sample.image.channels == 3, "batch images must be \(s)×\(s) RGB")
+      let px = sample.image.pixels
+      for c in 0..<3 {
+        for i in 0..<(s * s) { images[(n * 3 + c) * s * s + i] = Float(px[i * 3 + c]) / 255 - 0.5 }
+      }
+    }
+    self.init(images: Tensor(shape: [b, 3, s, s], scalars: images),
+              uv: Tensor(shape: [b, 21, 2], scalars: samples.flatMap { $0.uv.flatMap { [Float($0.x), Float($0.y)] } }),
+              xyz: Tensor(shape: [b, 21, 3], scalars: samples.flatMap { $0.xyz.flatMap { [Float($0.x), Float($0.y), Float($0.z)] } }),
+              intrinsics: Tensor(shape: [b, 3, 3], scalars: samples.flatMap { $0.intrinsics.map(Float.init) }))
+  }
+}

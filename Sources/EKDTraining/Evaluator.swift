@@ -1,0 +1,74 @@
+import EKDData
+import EKDLosses
+import EKDModels
+import EKDTensor
+import Foundation
+
+/// Runs a student over a split and measures it (hand-model.md §8).
+public enum Evaluator {
+  /// One evaluated sample, kept for pictures of the worst predictions.
+  public struct Prediction: Sendable {
+    public var image: Image
+    public var predictedUV: [SIMD2<Double>], trueUV: [SIMD2<Double>]
+    public var violations: Int
+    public var error: Double
+  }
+
+  /// Metrics over `source` (in order, no augmentation), and the `keepWorst`
+  /// predictions with the most angle violations (ties: larger error).
+  public static func evaluate(_ student: Student, source: any SampleSource, bounds: AngleBounds, batchSize: Int = 32,
+                              threads: Int = 2, limit: Int? = nil, keepWorst: Int = 8,
+                              progress: (Int, Int) -> Void = { _, _ in }) throws(DatasetError) -> (MetricAccumulator, [Prediction]) {
+    var metrics = MetricAccumulator(bounds: bounds)
+    var worst: [Prediction] = []
+    let loader = BatchLoader(source: LimitedSource(base: source, limit: limit ?? source.count), batchSize: batchSize,
+                             cropSize: student.inputSize, shuffle: false)
+    defer { loader.stop() }
+    var step = 0
+    while let batch = try loader.next() {
+      let tape = Tape(mode: .inference, threads: threads)
+      let out = student.predict(tape.constant(batch.images))
+      let crop = batch.cropSize
+      let uvz = tape.decode25D(heatmaps: out.heatmaps, depths: out.depths, cropWidth: crop, cropHeight: crop)
+      let xyz = tape.reconstruct(uvz, intrinsics: batch.intrinsics, rootDepth: batch.rootDepth, scale: batch.scale).value
+      let p = xyz.scalars, g = batch.xyz.scalars, pu = uvz.value.scalars, gu = batch.uv.scalars
+      for i in 0..<batch.count {
+        let pred = (0..<21).map { k in Vector3(Double(p[i * 63 + 3 * k]), Double(p[i * 63 + 3 * k + 1]), Double(p[i * 63 + 3 * k + 2])) }
+        let truth = (0..<21).map { k in Vector3(Double(g[i * 63 + 3 * k]), Double(g[i * 63 + 3 * k + 1]), Double(g[i * 63 + 3 * k + 2])) }
+        let puv = (0..<21).map { k in SIMD2(Double(pu[i * 63 + 3 * k]), Double(pu[i * 63 + 3 * k + 1])) }
+        let guv = (0..<21).map { k in SIMD2(Double(gu[i * 42 + 2 * k]), Double(gu[i * 42 + 2 * k + 1])) }
+        metrics.add(predicted: pred, truth: truth, predictedUV: puv, trueUV: guv)
+        let v = bounds.violations(JointAngles.values(pred)).filter { $0 }.count
+        if keepWorst > 0 && v > 0 {
+          let err = zip(pred, truth).map { ($0 - $1).length }.reduce(0, +) / 21
+          worst.append(Prediction(image: image(batch, i), predictedUV: puv, trueUV: guv, violations: v, error: err))
+          worst.sort { ($0.violations, $0.error) > ($1.violations, $1.error) }
+          if worst.count > keepWorst { worst.removeLast() }
+        }
+      }
+      step += 1
+      progress(step, loader.batchesPerEpoch)
+    }
+    return (metrics, worst)
+  }
+
+  /// Back from the normalised batch tensor to 8-bit RGB.
+  static func image(_ batch: Batch, _ i: Int) -> Image {
+    let s = batch.cropSize
+    var img = Image(width: s, height: s, channels: 3)
+    batch.images.withUnsafeBufferPointer { p in
+      for c in 0..<3 {
+        for k in 0..<(s * s) { img.pixels[k * 3 + c] = UInt8(max(0, min(255, (p[(i * 3 + c) * s * s + k] + 0.5) * 255))) }
+      }
+    }
+    return img
+  }
+}
+
+/// The first `limit` samples of a source.
+struct LimitedSource: SampleSource {
+  let base: any SampleSource, limit: Int
+  var name: String { base.name }
+  var count: Int { min(base.count, limit) }
+  func sample(_ index: Int) throws(DatasetError) -> Sample { try base.sample(index) }
+}

@@ -1,0 +1,190 @@
+import EKDData
+import EKDLayers
+import EKDLosses
+import EKDModels
+import EKDTensor
+import Foundation
+
+/// Everything that defines a training run; stored with every checkpoint.
+public struct TrainingConfiguration: Codable, Equatable, Sendable {
+  public var student = "tiny"
+  public var inputSize: Int?
+  public var mode = "full"
+  public var steps = 1000
+  public var batchSize = 32
+  public var learningRate: Float = 2e-3
+  /// "cosine" (to zero over `steps`) or "step" (×0.1 at 60% and 85% of `steps`).
+  public var schedule = "cosine"
+  public var lambdaAngle: Float = 1
+  public var lambdaOffset: Float = 1
+  public var lambdaModified: Float = 1
+  public var seed: UInt64 = 0
+  public var threads = 2
+  public var checkpointEvery = 250
+  public var augment = true
+  public var dataset = "synth"
+
+  public init() {}
+
+  public var trainingMode: TrainingMode { TrainingMode(rawValue: mode) ?? .full }
+  public var weights: LossWeights { LossWeights(angle: lambdaAngle, offset: lambdaOffset, modifiedPosition: lambdaModified) }
+}
+
+/// Why training stopped early, naming the step and what went wrong.
+public enum TrainingError: Error, CustomStringConvertible {
+  case nonFinite(step: Int, term: String)
+  case data(DatasetError)
+  case checkpoint(String)
+  case configuration(String)
+
+  public var description: String {
+    switch self {
+    case .nonFinite(let step, let term): return "step \(step): \(term) is not finite (NaN or Inf); stopped, the last good checkpoint is kept"
+    case .data(let e): return e.description
+    case .checkpoint(let why): return why
+    case .configuration(let why): return why
+    }
+  }
+}
+
+/// One training step's figures, for progress output.
+public struct StepReport: Sendable {
+  public var step: Int, terms: [String: Float], invalidFraction: Float, learningRate: Float, imagesPerSecond: Double
+}
+
+/// The EKD trainer: a student, its teacher (by mode), Adam with a schedule,
+/// checkpoints that resume bit for bit.
+///
+/// The loop is llm.c's, in one function: next batch → forward on a fresh tape →
+/// the EKD objective → zero gradients → backward → check finiteness → Adam →
+/// report; every `checkpointEvery` steps, an atomic checkpoint.
+public final class Trainer {
+  public let configuration: TrainingConfiguration
+  public let student: Student
+  public let teacher: Teacher
+  public let optimizer: Adam
+  public let bounds: AngleBounds
+  public private(set) var step = 0
+  let source: any SampleSource
+
+  public init(configuration c: TrainingConfiguration, train: any SampleSource, bounds: AngleBounds) throws(TrainingError) {
+    guard TrainingMode(rawValue: c.mode) != nil else { throw .configuration("unknown mode '\(c.mode)'; choose baseline, theta, op or full") }
+    guard c.steps > 0, c.batchSize > 0, c.threads > 0 else { throw .configuration("steps, batch and threads must be positive") }
+    configuration = c
+    do { student = try StudentZoo.make(c.student, inputSize: c.inputSize, seed: c.seed) } catch { throw .configuration(error.description) }
+    teacher = Teacher(bounds: bounds, featureChannels: student.featureChannels, weights: c.weights, seed: c.seed)
+    optimizer = Adam(learningRate: c.learningRate)
+    self.bounds = bounds
+    source = train
+  }
+
+  /// Learning rate for `step` under the configured schedule.
+  public func learningRate(at step: Int) -> Float {
+    let c = configuration
+    switch c.schedule {
+    case "step": return c.learningRate * (step >= c.steps * 85 / 100 ? 0.01 : step >= c.steps * 60 / 100 ? 0.1 : 1)
+    default: return c.learningRate * Float(0.5 * (1 + cos(Double.pi * Double(step) / Double(c.steps))))
+    }
+  }
+
+  /// Parameters the optimizer updates: the student's, and the offset network's when it is used.
+  var trainedParameters: [(name: String, parameter: Parameter)] {
+    student.namedParameters.map { ("student." + $0.name, $0.parameter) }
+      + teacher.offsetNetwork.namedParameters.map { ("teacher.offset." + $0.name, $0.parameter) }
+  }
+
+  /// Trains from the current step up to `until` (default: the configured steps).
+  public func run(until last: Int? = nil, checkpointDirectory: String? = nil, report: (StepReport) -> Void = { _ in }) throws(TrainingError) {
+    let c = configuration, mode = c.trainingMode
+    let end = min(last ?? c.steps, c.steps)
+    guard step < end else { return }
+    let loader = BatchLoader(source: source, batchSize: c.batchSize, cropSize: student.inputSize,
+                             augmentation: c.augment ? Augmentation() : .none, shuffle: true, seed: c.seed, startStep: step)
+    defer { loader.stop() }
+    let trainable = student.trainableParameters + (mode.usesOffsetNetwork ? teacher.offsetNetwork.trainableParameters : [])
+    while step < end {
+      let t0 = Date()
+      let batch: Batch
+      do { batch = try loader.next()! } catch { throw .data(error) }
+      let tape = Tape(mode: .training, threads: c.threads)
+      let objective = Objective(student: student, teacher: teacher, batch: batch, mode: mode, tape: tape)
+      // In a fixed order, so the message names the first term that broke.
+      for term in ["pos_stu", "theta", "off", "pos_mod", "total"] where !(objective.terms[term]?.isFinite ?? true) {
+        throw .nonFinite(step: step, term: "loss term \(term)")
+      }
+      student.zeroGradients()
+      teacher.offsetNetwork.zeroGradients()
+      tape.backward(from: objective.loss)
+      for (name, p) in trainedParameters where p.isTrainable {
+        if !p.grad.scalars.allSatisfy(\.isFinite) { throw .nonFinite(step: step, term: "gradient of \(name)") }
+      }
+      optimizer.learningRate = learningRate(at: step)
+      optimizer.step(trainable)
+      step += 1
+      report(StepReport(step: step, terms: objective.terms, invalidFraction: objective.invalidFraction,
+                        learningRate: optimizer.learningRate, imagesPerSecond: Double(c.batchSize) / Date().timeIntervalSince(t0)))
+      if let dir = checkpointDirectory, step % c.checkpointEvery == 0 || step == end { try save(to: dir) }
+    }
+  }
+
+  // MARK: Checkpoints
+
+  /// Writes DIR/checkpoint.safetensors (student, offset network, Adam moments;
+  /// step, configuration and bounds in its metadata) and DIR/checkpoint.json
+  /// (the same metadata, for people). Each file is written to a temp file,
+  /// fsync'ed and renamed, and the safetensors file alone is enough to resume,
+  /// so a crash at any moment leaves a loadable latest checkpoint.
+  public func save(to directory: String) throws(TrainingError) {
+    do { try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) } catch {
+      throw .checkpoint("\(directory): cannot create the directory")
+    }
+    let named = trainedParameters
+    var entries = named.map { Safetensors.Entry(name: $0.name, tensor: $0.parameter.value, storageType: $0.parameter.storageType) }
+    entries += optimizer.state(named.filter { $0.parameter.isTrainable }).map { Safetensors.Entry(name: "optimizer." + $0.0, tensor: $0.1) }
+    let metadata = self.metadata
+    do {
+      try Safetensors.write(entries, metadata: metadata, to: URL(fileURLWithPath: directory + "/checkpoint.safetensors"))
+      let sidecar = try JSONSerialization.data(withJSONObject: metadata, options: [.prettyPrinted, .sortedKeys])
+      try AtomicFile.write(sidecar, to: URL(fileURLWithPath: directory + "/checkpoint.json"))
+    } catch { throw .checkpoint("\(directory): \(error)") }
+  }
+
+  var metadata: [String: String] {
+    let config = (try? JSONEncoder().encode(configuration)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    return ["format": "ekd-checkpoint", "step": String(step), "adam_step": String(optimizer.stepCount),
+            "configuration": config, "bounds": String(decoding: bounds.jsonData(), as: UTF8.self), "student": student.name]
+  }
+
+  /// Rebuilds a trainer from a checkpoint directory (same configuration, step,
+  /// weights, optimizer state): training on continues exactly as it would have.
+  public static func resume(from directory: String, train: any SampleSource) throws(TrainingError) -> Trainer {
+    let (config, bounds, contents) = try readCheckpoint(directory)
+    let trainer = try Trainer(configuration: config, train: train, bounds: bounds)
+    try trainer.load(contents, path: directory)
+    return trainer
+  }
+
+  /// The configuration, bounds and tensors of a checkpoint.
+  public static func readCheckpoint(_ directory: String) throws(TrainingError) -> (TrainingConfiguration, AngleBounds, Safetensors.Contents) {
+    let path = directory.hasSuffix(".safetensors") ? directory : directory + "/checkpoint.safetensors"
+    let contents: Safetensors.Contents
+    do { contents = try Safetensors.read(URL(fileURLWithPath: path)) } catch { throw .checkpoint(error.description) }
+    guard contents.metadata["format"] == "ekd-checkpoint", let configText = contents.metadata["configuration"],
+      let config = try? JSONDecoder().decode(TrainingConfiguration.self, from: Data(configText.utf8)),
+      let boundsText = contents.metadata["bounds"]
+    else { throw .checkpoint("\(path): not an EKD training checkpoint (metadata missing)") }
+    let bounds: AngleBounds
+    do { bounds = try AngleBounds(jsonData: Data(boundsText.utf8), path: path) } catch { throw .checkpoint(error.description) }
+    return (config, bounds, contents)
+  }
+
+  func load(_ contents: Safetensors.Contents, path: String) throws(TrainingError) {
+    for (name, p) in trainedParameters {
+      guard let t = contents.tensors[name], t.shape == p.shape else { throw .checkpoint("\(path): tensor '\(name)' missing or of the wrong shape") }
+      p.value = t
+    }
+    step = Int(contents.metadata["step"] ?? "") ?? 0
+    let optimizerTensors = Dictionary(uniqueKeysWithValues: contents.names.filter { $0.hasPrefix("optimizer.") }.map { (String($0.dropFirst(10)), contents.tensors[$0]!) })
+    optimizer.restore(optimizerTensors, named: trainedParameters, stepCount: Int(contents.metadata["adam_step"] ?? "") ?? 0)
+  }
+}

@@ -1,0 +1,88 @@
+import EKDData
+import EKDLayers
+import EKDLosses
+import EKDModels
+import EKDTensor
+import EKDTraining
+import Foundation
+import Testing
+
+func scratch(_ name: String) -> String {
+  let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ekd-train-\(getpid())/\(name)").path
+  try? FileManager.default.removeItem(atPath: dir)
+  try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+  return dir
+}
+
+let source = SyntheticStream(count: 24, seed: 7, size: 64)
+let bounds = AngleBounds(poses: (0..<24).map { SyntheticHands.pose(index: $0, seed: 7, size: 64) }, dataset: "test")
+
+func configuration(_ mode: TrainingMode, steps: Int) -> TrainingConfiguration {
+  var c = TrainingConfiguration()
+  (c.student, c.inputSize, c.mode, c.steps, c.batchSize, c.threads, c.checkpointEvery, c.seed) = ("tiny", 32, mode.rawValue, steps, 4, 2, 2, 3)
+  return c
+}
+
+@Suite(.serialized) struct Training {
+  /// A few steps in every mode run, stay finite, and move the loss.
+  @Test(arguments: TrainingMode.allCases)
+  func stepsInEveryModeMoveTheLoss(mode: TrainingMode) throws {
+    let trainer = try Trainer(configuration: configuration(mode, steps: 12), train: source, bounds: bounds)
+    var totals: [Float] = []
+    var seen: Set<String> = []
+    try trainer.run { r in
+      totals.append(r.terms["total"]!)
+      seen.formUnion(r.terms.keys)
+    }
+    #expect(totals.count == 12 && totals.allSatisfy { $0.isFinite })
+    #expect(totals.last! < totals.first!, "\(totals)")
+    #expect(seen.contains("theta") == mode.usesAngleLoss)
+    #expect(seen.contains("off") == mode.usesOffsetNetwork && seen.contains("pos_mod") == mode.usesOffsetNetwork)
+  }
+
+  /// N steps == N/2, checkpoint, resume in a new trainer, N/2 — bit for bit.
+  @Test func resumeIsBitExact() throws {
+    let straight = try Trainer(configuration: configuration(.full, steps: 8), train: source, bounds: bounds)
+    try straight.run()
+    let dir = scratch("resume")
+    let first = try Trainer(configuration: configuration(.full, steps: 8), train: source, bounds: bounds)
+    try first.run(until: 4, checkpointDirectory: dir)
+    let resumed = try Trainer.resume(from: dir, train: source)
+    #expect(resumed.step == 4)
+    try resumed.run()
+    for ((name, a), (_, b)) in zip(straight.student.namedParameters, resumed.student.namedParameters) {
+      #expect(a.value == b.value, "\(name) differs after resume")
+    }
+    for ((name, a), (_, b)) in zip(straight.teacher.offsetNetwork.namedParameters, resumed.teacher.offsetNetwork.namedParameters) {
+      #expect(a.value == b.value, "offset \(name) differs after resume")
+    }
+  }
+
+  /// A crash between writing the temp file and renaming it leaves the previous checkpoint loadable.
+  @Test func interruptedCheckpointWriteKeepsThePreviousOne() throws {
+    let dir = scratch("atomic")
+    let trainer = try Trainer(configuration: configuration(.baseline, steps: 4), train: source, bounds: bounds)
+    try trainer.run(until: 2, checkpointDirectory: dir)
+    // What a crash mid-write leaves: a half-written temp file next to the checkpoint.
+    let good = try Data(contentsOf: URL(fileURLWithPath: dir + "/checkpoint.safetensors"))
+    try good.prefix(good.count / 2).write(to: URL(fileURLWithPath: dir + "/.checkpoint.safetensors.tmp-\(getpid())"))
+    let back = try Trainer.resume(from: dir, train: source)
+    #expect(back.step == 2)
+    for ((_, a), (_, b)) in zip(trainer.student.namedParameters, back.student.namedParameters) { #expect(a.value == b.value) }
+    // And the next save replaces both the checkpoint and the stale temp file.
+    try back.run(checkpointDirectory: dir)
+    #expect(try Trainer.resume(from: dir, train: source).step == 4)
+  }
+
+  @Test func nonFiniteValuesStopWithTheStepAndTheTerm() throws {
+    let trainer = try Trainer(configuration: configuration(.full, steps: 4), train: source, bounds: bounds)
+    let w = trainer.student.trainableParameters[0]
+    w.value[flat: 0] = .nan
+    #expect {
+      try trainer.run()
+    } throws: { error in
+      guard case TrainingError.nonFinite(let step, let term) = error else { return false }
+      return step == 0 && term.contains("pos_stu")
+    }
+  }
+}
