@@ -69,7 +69,7 @@ let package = Package(
     .testTarget(name: "EKDTensorTests", dependencies: ["EKDTensor", "_EKDTestSupport"]),
     .testTarget(name: "EKDLossesTests", dependencies: ["EKDLosses", "_EKDTestSupport"]),
     .testTarget(name: "EKDModelsTests", dependencies: ["EKDModels", "_EKDTestSupport"]),
-    .testTarget(name: "EKDDataTests", dependencies: ["EKDData"]),
+    .testTarget(name: "EKDDataTests", dependencies: ["EKDData"], exclude: ["Fixtures"]),
     .testTarget(name: "EKDTrainingTests", dependencies: ["EKDTraining"]),
     .testTarget(name: "EKDCommandsTests", dependencies: ["ekd"]),
     .testTarget(

@@ -76,7 +76,16 @@ struct DatasetOptions: ParsableArguments {
       }
       return SyntheticStream(count: count ?? (split == "train" ? 8000 : 1000), seed: Self.syntheticSeed(split), size: 128)
     case "rhd", "stb", "lm", "freihand":
-      throw CommandFailure("\(dataset): this reader is not built yet (issue 5); use --dataset synth")
+      guard let root else { throw CommandFailure("--dataset \(dataset) needs --root DIR (the dataset cannot be downloaded here)") }
+      let s = Split(rawValue: split)!
+      do {
+        switch dataset {
+        case "rhd": return try RHDReader(root: root, split: s)
+        case "stb": return try STBReader(root: root, split: s)
+        case "lm": return try LMReader(root: root, split: s)
+        default: return try FreiHANDReader(root: root, split: s)
+        }
+      } catch { throw CommandFailure(error.description) }
     default:
       throw CommandFailure("unknown dataset '\(dataset)'; choose synth, rhd, stb, lm or freihand")
     }
