@@ -39,24 +39,30 @@ public struct Image: Equatable, Sendable {
 
   /// Writes a PNG (lossless), atomically: temp file, then rename.
   public func writePNG(to path: String) throws(DatasetError) {
-    var message = [CChar](repeating: 0, count: 256)
-    let temp = path + ".tmp-\(getpid())"
-    let status = pixels.withUnsafeBufferPointer { ekd_write_png(temp, $0.baseAddress, Int32(width), Int32(height), Int32(channels), &message, 256) }
-    guard status == 0, rename(temp, path) == 0 else {
-      unlink(temp)
-      throw .malformed(path, "cannot write PNG: " + String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    try write(to: path, kind: "PNG") { temp, pixels, message in
+      ekd_write_png(temp, pixels, Int32(width), Int32(height), Int32(channels), message, 256)
     }
   }
 
   /// Writes a JPEG at `quality`, atomically.
   public func writeJPEG(to path: String, quality: Int = 92) throws(DatasetError) {
     precondition(channels == 3, "JPEG output is RGB")
+    try write(to: path, kind: "JPEG") { temp, pixels, message in
+      ekd_write_jpeg(temp, pixels, Int32(width), Int32(height), Int32(quality), message, 256)
+    }
+  }
+
+  /// Runs an encoder into a temp file beside `path`, then renames it over `path`.
+  private func write(
+    to path: String, kind: String,
+    _ encode: (String, UnsafePointer<UInt8>?, UnsafeMutablePointer<CChar>) -> Int32
+  ) throws(DatasetError) {
     var message = [CChar](repeating: 0, count: 256)
     let temp = path + ".tmp-\(getpid())"
-    let status = pixels.withUnsafeBufferPointer { ekd_write_jpeg(temp, $0.baseAddress, Int32(width), Int32(height), Int32(quality), &message, 256) }
+    let status = pixels.withUnsafeBufferPointer { p in message.withUnsafeMutableBufferPointer { encode(temp, p.baseAddress, $0.baseAddress!) } }
     guard status == 0, rename(temp, path) == 0 else {
       unlink(temp)
-      throw .malformed(path, "cannot write JPEG: " + String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+      throw .malformed(path, "cannot write \(kind): " + String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
   }
 
