@@ -81,6 +81,11 @@ let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appen
   @Test func missingAndMalformedInputsAreTypedErrors() throws {
     #expect(throws: DatasetError.missingFile("/nonexistent/training/anno_training.pickle")) { try RHDReader(root: "/nonexistent", split: .train) }
     #expect(throws: DatasetError.self) { try FreiHANDReader(root: "/nonexistent", split: .train) }
+    // JSON of the wrong shape: a pose with 20 joints.
+    let dir = scratchDirectory("freihand-shape")
+    try "[[[1, 0, 0], [0, 1, 0], [0, 0, 1]]]".write(toFile: dir + "/training_K.json", atomically: true, encoding: .utf8)
+    try ("[[" + Array(repeating: "[0, 0, 0.4]", count: 20).joined(separator: ", ") + "]]").write(toFile: dir + "/training_xyz.json", atomically: true, encoding: .utf8)
+    #expect(throws: DatasetError.malformed(dir + "/training_xyz.json", "entry 0 is not 21×3")) { try FreiHANDReader(root: dir, split: .train) }
     let evil = Data("cos\nsystem\n(S'echo pwned'\ntR.".utf8)
     #expect(throws: DatasetError.malformed("evil.pkl", "pickle: global os.system is not allowed (only NumPy array reconstruction is) at byte 11")) {
       try PickleReader.read(evil, path: "evil.pkl")
