@@ -42,12 +42,8 @@ enum BoundsFromLabels {
   static func compute(_ source: any SampleSource) throws(DatasetError) -> AngleBounds {
     var poses: [[Vector3<Double>]] = []
     for i in 0..<source.count { poses.append(try source.pose(i)) }
-    return AngleBounds(poses: poses, dataset: source.name, sampleCount: poses.count)
+    return AngleBounds(poses: poses, dataset: source.name)
   }
-}
-
-extension AngleBounds {
-  init(poses: [[Vector3<Double>]], dataset: String, sampleCount: Int) { self.init(poses: poses, dataset: dataset) }
 }
 
 /// Trains one student and reports it on the validation split.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A seeded, splittable pseudo-random generator (SplitMix64).
 ///
 /// Every random draw in EKD — initialisation, augmentation, data order — takes
@@ -28,12 +30,9 @@ extension RandomNumberGenerator {
   public mutating func nextNormal() -> Float {
     let u1 = max(Double(next() >> 11) * 0x1p-53, 0x1p-60)
     let u2 = Double(next() >> 11) * 0x1p-53
-    return Float((-2 * _log(u1)).squareRoot() * _cos(2 * Double.pi * u2))
+    return Float((-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2))
   }
 }
-
-@inline(__always) private func _log(_ x: Double) -> Double { Foundation.log(x) }
-@inline(__always) private func _cos(_ x: Double) -> Double { Foundation.cos(x) }
 
 extension Tensor {
   /// Independent N(mean, std²) scalars.
@@ -57,5 +56,3 @@ extension Tensor {
     return t
   }
 }
-
-import Foundation

@@ -1,3 +1,5 @@
+import Foundation
+
 /// A dense Float32 array in row-major (NCHW for images) order.
 ///
 /// A value type with copy-on-write storage: passing a tensor around never
@@ -118,5 +120,3 @@ extension Tensor: CustomStringConvertible {
     return "Tensor\(shape)(\(shown)\(count > 8 ? ", …" : ""))"
   }
 }
-
-import Foundation
