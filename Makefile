@@ -17,7 +17,7 @@ EKD       := .build/release/ekd
 help:
 	@echo "make setup   install the Debian packages (and Python's safetensors) the build and tests need"
 	@echo "make test    setup, then build and run the whole test suite (release build)"
-	@echo "make bench   setup, then run the benchmarks in release (THREADS=$(THREADS))"
+	@echo "make bench   setup, then run the benchmarks in release (THREADS=$(THREADS); ~15 min with the PyTorch peers)"
 	@echo "make build   release build of the library, the ekd tool and the benchmarks"
 	@echo "make run     the main job: synthetic data, baseline vs full-EKD training, evaluation (~10-15 min)"
 	@echo "make peers   create .venv-peers with PyTorch, ONNX Runtime and fvcore for the side-by-side benchmark"
@@ -42,7 +42,7 @@ test: setup
 	$(SWIFT) test $(TEST_FLAGS) --skip-build
 
 bench: setup
-	$(SWIFT) run -c release EKDBench --threads $(THREADS)
+	$(SWIFT) run -c release EKDBench --threads $(THREADS) --json bench-results/bench-t$(THREADS).json
 
 run: build
 	@test -f $(RUN_DIR)/synth/train/labels.json || $(EKD) synth --out $(RUN_DIR)/synth/train --count 6000 --size 128 --seed 1 --threads $(THREADS)
