@@ -37,6 +37,8 @@ public final class Teacher {
 public struct Objective {
   /// The total loss, on the tape, ready for `backward`.
   public var loss: Variable
+  /// Loss_pos_stu alone (summed over heads), on the same tape.
+  public var studentLoss: Variable
   /// Each term's value (the unweighted terms): "pos_stu", "theta", "off", "pos_mod", "total".
   public var terms: [String: Float]
   /// Fraction of the batch whose prediction violates a bound (w = 1).
@@ -50,8 +52,8 @@ public struct Objective {
   ///
   /// Every head is supervised (intermediate supervision for stacked
   /// hourglasses); the teacher looks at the final head's pose. The offset
-  /// network's target is built from values, so it sends no gradient into the
-  /// student; Loss_pos_mod does, through the predicted pose.
+  /// network's inputs and Loss_off's target are values, so Loss_off sends no
+  /// gradient into the student; Loss_pos_mod does, through the predicted pose.
   public init(student: Student, teacher: Teacher?, batch: Batch, mode: TrainingMode, tape: Tape) {
     let crop = batch.cropSize
     let out = student.predict(tape.constant(batch.images))
@@ -78,7 +80,11 @@ public struct Objective {
         terms["theta"] = angle!.value.scalar
       }
       if mode.usesOffsetNetwork {
-        let m = teacher.offsetNetwork.offsets(features: out.features, pose: pose)
+        // The teacher observes the student: its inputs are values, so neither
+        // Loss_off nor Loss_pos_mod reshapes the student through the offset
+        // network. The student learns from Loss_pos_mod through Pᵖ alone
+        // (hand-model.md §6), the offset network through M.
+        let m = teacher.offsetNetwork.offsets(features: tape.constant(out.features.value), pose: tape.constant(pose.value))
         offset = EKDLoss.offset(m, predicted: pose, groundTruth: batch.pose, invalid: w)
         modified = EKDLoss.modifiedPosition(m, predicted: pose, groundTruth: batch.pose)
         (weights.offset, weights.modifiedPosition) = (teacher.weights.offset, teacher.weights.modifiedPosition)
@@ -87,6 +93,7 @@ public struct Objective {
       }
     }
     loss = EKDLoss.total(student: stu!, angle: angle, offset: offset, modified: modified, weights: weights)
+    studentLoss = stu!
     terms["total"] = loss.value.scalar
     self.terms = terms
     invalidFraction = invalid

@@ -86,3 +86,23 @@ func configuration(_ mode: TrainingMode, steps: Int) -> TrainingConfiguration {
     }
   }
 }
+
+@Suite struct TeacherGradients {
+  /// Loss_off alone trains the offset network and nothing of the student,
+  /// neither through its target nor through the offset network's inputs.
+  @Test func offsetLossLeavesTheStudentAlone() throws {
+    let student = try StudentZoo.make("tiny", inputSize: 32, seed: 1)
+    let teacher = Teacher(bounds: bounds, featureChannels: student.featureChannels, weights: LossWeights(angle: 0, offset: 1, modifiedPosition: 0))
+    let loader = BatchLoader(source: source, batchSize: 4, cropSize: 32, shuffle: false)
+    let batch = try loader.next()!
+    loader.stop()
+    let tape = Tape(mode: .training, threads: 1)
+    tape.updatesRunningStatistics = false
+    let objective = Objective(student: student, teacher: teacher, batch: batch, mode: .op, tape: tape)
+    student.zeroGradients()
+    teacher.offsetNetwork.zeroGradients()
+    tape.backward(from: objective.loss - objective.studentLoss)  // = λ2·Loss_off
+    #expect(student.trainableParameters.allSatisfy { $0.grad.scalars.allSatisfy { $0 == 0 } })
+    #expect(teacher.offsetNetwork.trainableParameters.contains { $0.grad.scalars.contains { $0 != 0 } })
+  }
+}
