@@ -53,11 +53,14 @@ func trainOne(_ config: TrainingConfiguration, train: any SampleSource, val: (an
   do {
     if resume && FileManager.default.fileExists(atPath: out + "/checkpoint.safetensors") {
       trainer = try Trainer.resume(from: out, train: train)
+      guard trainer.configuration == config else {
+        throw CommandFailure("\(out): holds a checkpoint of another configuration; remove it or choose another --out")
+      }
       FileHandle.standardError.write(Data("resuming \(out) at step \(trainer.step)\n".utf8))
     } else {
       trainer = try Trainer(configuration: config, train: train, bounds: bounds)
     }
-  } catch { throw CommandFailure(error.description) }
+  } catch let e as CommandFailure { throw e } catch { throw CommandFailure("\(error)") }
   let progress = Progress(total: config.steps, label: "\(config.student)/\(config.mode)")
   var last: [String: Float] = [:]
   do {
