@@ -15,6 +15,8 @@ enum ModelSuite {
     var inferB1: Double, inferB: Double, train: Double, trainTeacher: Double
     var peakMiB: Double
     var profile: [(String, Double, Double)]
+    /// The costliest conv layers, timed one by one (forward, batch B): path, kind, seconds, MACs per image.
+    var layers: [(String, String, Double, Int)] = []
     var torch: [String: Any]?
 
     func json(batch: Int, peak: Double) -> [String: Any] {
@@ -24,6 +26,7 @@ enum ModelSuite {
         "infer_gflops": 2 * Double(macs) * inferB / 1e9, "infer_fraction_of_sgemm_peak": 2 * Double(macs) * inferB / 1e9 / peak,
         "peak_rss_mib": peakMiB,
         "profile": profile.map { ["op": $0.0, "forward_ms": $0.1 * 1000, "backward_ms": $0.2 * 1000] },
+        "layers": layers.map { ["layer": $0.0, "kind": $0.1, "forward_ms": $0.2 * 1000, "macs": $0.3, "gflops": 2 * Double($0.3 * batch) / $0.2 / 1e9] },
       ]
       if let torch { j["torch"] = torch }
       return j
@@ -100,9 +103,18 @@ enum ModelSuite {
       let trainTeacher = Harness.median(repetitions: reps) { step(.full) }.median
       step(.baseline, profile: true)
       let profile = lastProfile.map { ($0.key, $0.value.forward, $0.value.backward) }.sorted { $0.1 + $0.2 > $1.1 + $1.2 }
+      // Caffe-time style: the costliest convs, each timed alone at its traced input shape.
+      var layerTimes: [(String, String, Double, Int)] = []
+      for t in summary.rows.filter({ $0.layer != nil }).sorted(by: { $0.macs > $1.macs }).prefix(8) {
+        var shape = t.input
+        shape[0] = batch
+        let x = Tensor.randomNormal(shape, using: &rng)
+        let secs = Harness.median(repetitions: reps) { _ = t.layer!(Tape(mode: .inference, threads: threads).constant(x)) }.median
+        layerTimes.append((t.path, t.kind, secs, t.macs))
+      }
       rows.append(Row(name: name, input: size, macs: summary.macs, parameters: summary.parameters,
                       inferB1: 1 / inferB1, inferB: Double(batch) / inferB, train: Double(batch) / train,
-                      trainTeacher: Double(batch) / trainTeacher, peakMiB: peakMemoryMiB, profile: profile))
+                      trainTeacher: Double(batch) / trainTeacher, peakMiB: peakMemoryMiB, profile: profile, layers: layerTimes))
       print("  \(name): done", to: &standardError)
     }
     return rows
@@ -163,6 +175,9 @@ enum ModelSuite {
       let total = r.profile.reduce(0) { $0 + $1.1 + $1.2 }
       let top = r.profile.prefix(6).map { "\($0.0.split(separator: "(").first ?? "") \(f(100 * ($0.1 + $0.2) / max(total, 1e-9), 0))%" }
       print("profile \(r.name) training step: " + top.joined(separator: ", "))
+      for (path, kind, secs, macs) in r.layers {
+        print("    \(Harness.pad(path, 28, right: true)) \(Harness.pad(kind, 34, right: true)) \(f(secs * 1000, 2)) ms  \(f(2 * Double(macs * batch) / secs / 1e9)) GFLOP/s")
+      }
     }
   }
 }

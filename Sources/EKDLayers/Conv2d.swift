@@ -39,7 +39,7 @@ public final class Conv2d: Layer {
     let out: Shape = [input[0], outputChannels, ho, wo]
     let params = weight.value.count + (bias?.value.count ?? 0)
     visit(LayerTrace(path: path, kind: "Conv2d(\(inputChannels)→\(outputChannels), \(geometry))", input: input, output: out,
-                     macs: out.count * weight.value.count / outputChannels, parameters: params))
+                     macs: out.count * weight.value.count / outputChannels, parameters: params, layer: self))
     return out
   }
 }

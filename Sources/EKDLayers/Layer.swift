@@ -18,7 +18,7 @@ public protocol Layer: AnyObject {
 }
 
 /// One leaf layer's place in a network, as seen by shape inference.
-public struct LayerTrace: Sendable {
+public struct LayerTrace: @unchecked Sendable {
   public var path: String
   public var kind: String
   public var input: Shape
@@ -27,6 +27,12 @@ public struct LayerTrace: Sendable {
   public var macs: Int
   /// Parameters this layer owns (trainable only).
   public var parameters: Int
+  /// The layer itself, for per-layer timing (set by layers with MACs).
+  public var layer: (any Layer)?
+
+  public init(path: String, kind: String, input: Shape, output: Shape, macs: Int, parameters: Int, layer: (any Layer)? = nil) {
+    (self.path, self.kind, self.input, self.output, self.macs, self.parameters, self.layer) = (path, kind, input, output, macs, parameters, layer)
+  }
 }
 
 extension Layer {
