@@ -23,9 +23,4 @@ public enum Parallel {
       if lo < hi { body(lo..<hi, w) }
     }
   }
-
-  /// Number of workers `chunks` would use.
-  public static func workerCount(_ count: Int, threads: Int, minimumPerWorker: Int = 1) -> Int {
-    max(1, min(threads, count / max(minimumPerWorker, 1)))
-  }
 }

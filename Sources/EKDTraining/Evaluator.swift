@@ -17,11 +17,11 @@ public enum Evaluator {
   /// Metrics over `source` (in order, no augmentation), and the `keepWorst`
   /// predictions with the most angle violations (ties: larger error).
   public static func evaluate(_ student: Student, source: any SampleSource, bounds: AngleBounds, batchSize: Int = 32,
-                              threads: Int = 2, limit: Int? = nil, keepWorst: Int = 8,
+                              threads: Int = 2, keepWorst: Int = 8,
                               progress: (Int, Int) -> Void = { _, _ in }) throws(DatasetError) -> (MetricAccumulator, [Prediction]) {
     var metrics = MetricAccumulator(bounds: bounds)
     var worst: [Prediction] = []
-    let loader = BatchLoader(source: LimitedSource(base: source, limit: limit ?? source.count), batchSize: batchSize,
+    let loader = BatchLoader(source: source, batchSize: batchSize,
                              cropSize: student.inputSize, shuffle: false)
     defer { loader.stop() }
     var step = 0
@@ -63,12 +63,4 @@ public enum Evaluator {
     }
     return img
   }
-}
-
-/// The first `limit` samples of a source.
-struct LimitedSource: SampleSource {
-  let base: any SampleSource, limit: Int
-  var name: String { base.name }
-  var count: Int { min(base.count, limit) }
-  func sample(_ index: Int) throws(DatasetError) -> Sample { try base.sample(index) }
 }

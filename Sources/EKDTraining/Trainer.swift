@@ -102,6 +102,7 @@ public final class Trainer {
                              augmentation: c.augment ? Augmentation() : .none, shuffle: true, seed: c.seed, startStep: step)
     defer { loader.stop() }
     let trainable = student.trainableParameters + (mode.usesOffsetNetwork ? teacher.offsetNetwork.trainableParameters : [])
+    let checked = trainedParameters.filter { $0.parameter.isTrainable }
     while step < end {
       let t0 = Date()
       let batch: Batch
@@ -115,8 +116,8 @@ public final class Trainer {
       student.zeroGradients()
       teacher.offsetNetwork.zeroGradients()
       tape.backward(from: objective.loss)
-      for (name, p) in trainedParameters where p.isTrainable {
-        if !p.grad.scalars.allSatisfy(\.isFinite) { throw .nonFinite(step: step, term: "gradient of \(name)") }
+      for (name, p) in checked where !p.grad.withUnsafeBufferPointer({ $0.allSatisfy(\.isFinite) }) {
+        throw .nonFinite(step: step, term: "gradient of \(name)")
       }
       optimizer.learningRate = learningRate(at: step)
       optimizer.step(trainable)
