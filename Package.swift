@@ -12,6 +12,7 @@ let package = Package(
     // MARK: Public API — import exactly the part you need.
     .library(name: "EKDTensor", targets: ["EKDTensor"]),
     .library(name: "EKDLayers", targets: ["EKDLayers"]),
+    .library(name: "EKDHand", targets: ["EKDHand"]),
     .library(name: "EKDLosses", targets: ["EKDLosses"]),
     .library(name: "EKDModels", targets: ["EKDModels"]),
     .library(name: "EKDData", targets: ["EKDData"]),
@@ -39,14 +40,16 @@ let package = Package(
     // MARK: Public modules
     .target(name: "EKDTensor", dependencies: ["COpenBLAS"]),
     .target(name: "EKDLayers", dependencies: ["EKDTensor"]),
-    .target(name: "EKDLosses", dependencies: ["EKDTensor"]),
-    .target(name: "EKDModels", dependencies: ["EKDLayers", "EKDLosses"]),
-    .target(name: "EKDData", dependencies: ["EKDTensor", "EKDLosses", "CImageCodecs"]),
-    .target(name: "EKDTraining", dependencies: ["EKDTensor", "EKDLayers", "EKDLosses", "EKDModels", "EKDData"]),
+    /// The hand: skeleton, joint count, mirroring, the 20 angles, bounds, 2.5D reconstruction.
+    .target(name: "EKDHand", dependencies: ["EKDTensor"]),
+    .target(name: "EKDLosses", dependencies: ["EKDTensor", "EKDHand"]),
+    .target(name: "EKDModels", dependencies: ["EKDLayers", "EKDHand"]),
+    .target(name: "EKDData", dependencies: ["EKDTensor", "EKDHand", "CImageCodecs"]),
+    .target(name: "EKDTraining", dependencies: ["EKDTensor", "EKDLayers", "EKDHand", "EKDLosses", "EKDModels", "EKDData"]),
     .target(
       name: "EKDCommands",
       dependencies: [
-        "EKDTensor", "EKDLayers", "EKDLosses", "EKDModels", "EKDData", "EKDTraining",
+        "EKDTensor", "EKDLayers", "EKDHand", "EKDLosses", "EKDModels", "EKDData", "EKDTraining",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -59,7 +62,7 @@ let package = Package(
     .executableTarget(
       name: "EKDBench",
       dependencies: [
-        "EKDTensor", "EKDLayers", "EKDModels", "EKDTraining", "COpenBLAS", "_EKDTestSupport",
+        "EKDTensor", "EKDLayers", "EKDHand", "EKDLosses", "EKDModels", "EKDTraining", "COpenBLAS", "_EKDTestSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Benchmarks/EKDBench"
@@ -67,10 +70,10 @@ let package = Package(
 
     // MARK: Tests
     .testTarget(name: "EKDTensorTests", dependencies: ["EKDTensor", "_EKDTestSupport"]),
-    .testTarget(name: "EKDLossesTests", dependencies: ["EKDLosses", "_EKDTestSupport"]),
-    .testTarget(name: "EKDModelsTests", dependencies: ["EKDModels", "_EKDTestSupport"]),
-    .testTarget(name: "EKDDataTests", dependencies: ["EKDData"], exclude: ["Fixtures"]),
-    .testTarget(name: "EKDTrainingTests", dependencies: ["EKDTraining"]),
+    .testTarget(name: "EKDLossesTests", dependencies: ["EKDHand", "EKDLosses", "_EKDTestSupport"]),
+    .testTarget(name: "EKDModelsTests", dependencies: ["EKDModels", "EKDHand", "EKDLosses", "_EKDTestSupport"]),
+    .testTarget(name: "EKDDataTests", dependencies: ["EKDData", "EKDHand"], exclude: ["Fixtures"]),
+    .testTarget(name: "EKDTrainingTests", dependencies: ["EKDTraining", "EKDHand", "EKDLosses"]),
     .testTarget(name: "EKDCommandsTests", dependencies: ["ekd"]),
     .testTarget(
       name: "EKDLayersTests",

@@ -1,3 +1,4 @@
+import EKDTensor
 import Foundation
 
 /// Timing helpers: warm-up, repeats, medians, peak memory.
@@ -58,8 +59,6 @@ enum Harness {
     let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
     let url = URL(fileURLWithPath: path)
     try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-    let temp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp")
-    try data.write(to: temp)
-    guard rename(temp.path, url.path) == 0 else { throw CocoaError(.fileWriteUnknown) }
+    try AtomicFile.write(data, to: url)
   }
 }

@@ -1,5 +1,6 @@
 import EKDData
 import EKDLayers
+import EKDHand
 import EKDLosses
 import EKDModels
 import EKDTensor
@@ -86,18 +87,19 @@ enum ModelSuite {
 
       let data = self.batch(size: size, count: batch, rng: &rng)
       let bounds = AngleBounds(lower: [Double](repeating: -0.5, count: 20), upper: [Double](repeating: 0.9, count: 20), dataset: "bench", sampleCount: 0)
-      let teacher = Teacher(bounds: bounds, featureChannels: student.featureChannels)
-      let optimizer = Adam(learningRate: 1e-4)
+      // The very step `ekd train` runs (Trainer.step), in the baseline and in full EKD.
+      func trainer(_ mode: TrainingMode) throws -> Trainer {
+        var c = TrainingConfiguration()
+        (c.student, c.inputSize, c.mode, c.batchSize, c.threads, c.learningRate, c.lambdaHeatmap) = (name, size, mode, batch, threads, 1e-4, 1)
+        return try Trainer(configuration: c, train: SyntheticStream(count: batch, seed: 0, size: size), bounds: bounds)
+      }
+      let trainers = [TrainingMode.baseline: try trainer(.baseline), .full: try trainer(.full)]
       var lastProfile: [String: Tape.OpProfile] = [:]
       func step(_ mode: TrainingMode, profile: Bool = false) {
-        let tape = Tape(mode: .training, threads: threads)
-        if profile { tape.enableProfiling() }
-        let objective = Objective(student: student, teacher: mode == .baseline ? nil : teacher, batch: data, mode: mode, tape: tape)
-        student.zeroGradients()
-        teacher.offsetNetwork.zeroGradients()
-        tape.backward(from: objective.loss)
-        optimizer.step(student.trainableParameters + (mode.usesOffsetNetwork ? teacher.offsetNetwork.trainableParameters : []))
-        if profile { lastProfile = tape.profile ?? [:] }
+        let t = trainers[mode]!
+        t.profileNextStep = profile
+        do { try t.step(data) } catch { fatalError("\(name): training step failed: \(error)") }
+        if profile { lastProfile = t.lastProfile ?? [:] }
       }
       let train = Harness.median(repetitions: reps) { step(.baseline) }.median
       let trainTeacher = Harness.median(repetitions: reps) { step(.full) }.median

@@ -1,6 +1,8 @@
 import ArgumentParser
 import EKDLayers
+import EKDHand
 import EKDLosses
+import EKDTensor
 import Foundation
 
 /// Reads a poses file: a JSON array of poses, each 21 `[x, y, z]` (mm, canonical order, right hand).
@@ -16,7 +18,7 @@ enum PoseFile {
     for (i, pose) in poses.enumerated() {
       guard let joints = pose as? [Any], joints.count == HandSkeleton.jointCount else {
         let n = (pose as? [Any])?.count
-        throw CommandFailure("\(path): pose \(i) " + (n.map { "has \($0) joints, expected 21" } ?? "is not an array of 21 joints"))
+        throw CommandFailure("\(path): pose \(i) " + (n.map { "has \($0) joints, expected \(HandSkeleton.jointCount)" } ?? "is not an array of \(HandSkeleton.jointCount) joints"))
       }
       var pts: [Vector3<Double>] = []
       for (j, joint) in joints.enumerated() {

@@ -1,6 +1,6 @@
 import ArgumentParser
 import EKDData
-import EKDLosses
+import EKDHand
 import Foundation
 
 /// `ekd synth`: render the built-in synthetic dataset to disk.

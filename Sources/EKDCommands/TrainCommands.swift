@@ -1,9 +1,11 @@
 import ArgumentParser
 import EKDData
 import EKDLayers
+import EKDHand
 import EKDLosses
 import EKDModels
 import EKDTraining
+import EKDTensor
 import Foundation
 
 /// Options every training command shares.
@@ -12,21 +14,28 @@ struct TrainingOptions: ParsableArguments {
   @Option(help: "Training steps.") var steps = 1500
   @Option(help: "Batch size.") var batch = 32
   @Option(help: "Peak learning rate (Adam).") var lr: Float = 2e-3
-  @Option(help: "Learning-rate schedule: cosine or step.") var schedule = "cosine"
+  @Option(help: "Learning-rate schedule after the warm-up: cosine or step.") var schedule = LearningRateSchedule.cosine
+  @Option(help: "Steps of linear learning-rate warm-up.") var warmup = 0
+  @Option(help: "Weight of the heatmap term (KL to Gaussian targets) in the student's own loss; 0 turns it off.") var lambdaHeatmap: Float = 0
+  @Option(help: "σ of the Gaussian heatmap targets, in heatmap pixels.") var heatmapSigma: Float = 1
   @Option(help: "λ1, the weight of Loss_θ.") var lambdaAngle: Float = 1
   @Option(help: "λ2, the weight of Loss_off.") var lambdaOffset: Float = 1
   @Option(help: "λ3, the weight of Loss_pos_mod.") var lambdaModified: Float = 1
+  @Option(help: "The teacher's λs are 0 before this step.") var teacherStart = 0
+  @Option(help: "…then ramp linearly to full over this many steps.") var teacherRamp = 0
   @Option(help: "Seed (weights, data order, augmentation).") var seed: UInt64 = 0
   @Option(help: "Threads.") var threads = 2
   @Option(help: "Student input size (default: the student's).") var input: Int?
   @Option(help: "Bounds file (default: computed from the training split).") var bounds: String?
   @Flag(help: "Train without augmentation.") var noAugment = false
 
-  func configuration(mode: String, dataset: String) -> TrainingConfiguration {
+  func configuration(mode: TrainingMode, dataset: String) throws -> TrainingConfiguration {
     var c = TrainingConfiguration()
     (c.student, c.inputSize, c.mode, c.steps, c.batchSize) = (student, input, mode, steps, batch)
-    (c.learningRate, c.schedule, c.seed, c.threads, c.augment, c.dataset) = (lr, schedule, seed, threads, !noAugment, dataset)
-    (c.lambdaAngle, c.lambdaOffset, c.lambdaModified) = (lambdaAngle, lambdaOffset, lambdaModified)
+    (c.learningRate, c.schedule, c.warmupSteps, c.seed, c.threads, c.augment, c.dataset) = (lr, schedule, warmup, seed, threads, !noAugment, dataset)
+    (c.lambdaHeatmap, c.heatmapSigma) = (lambdaHeatmap, heatmapSigma)
+    (c.lambdaAngle, c.lambdaOffset, c.lambdaModified, c.teacherStart, c.teacherRamp) = (lambdaAngle, lambdaOffset, lambdaModified, teacherStart, teacherRamp)
+    do { try c.validate() } catch { throw CommandFailure(error.description) }
     return c
   }
 
@@ -61,12 +70,12 @@ func trainOne(_ config: TrainingConfiguration, train: any SampleSource, val: (an
       trainer = try Trainer(configuration: config, train: train, bounds: bounds)
     }
   } catch let e as CommandFailure { throw e } catch { throw CommandFailure("\(error)") }
-  let progress = Progress(total: config.steps, label: "\(config.student)/\(config.mode)")
+  let progress = Progress(total: config.steps, label: "\(config.student)/\(config.mode.rawValue)")
   var last: [String: Float] = [:]
   do {
     try trainer.run(checkpointDirectory: out) { r in
-      last = r.terms
-      let terms = ["pos_stu", "theta", "off", "pos_mod"].compactMap { k in r.terms[k].map { "\(k) \(String(format: "%.3f", $0))" } }
+      last = Dictionary(uniqueKeysWithValues: r.terms.map { ($0.key.rawValue, $0.value) })
+      let terms = LossTerm.allCases.filter { $0 != .total }.compactMap { k in r.terms[k].map { "\(k.rawValue) \(String(format: "%.3f", $0))" } }
       progress.update(r.step, detail: terms.joined(separator: " ") + String(format: " w %.2f %.0f img/s", r.invalidFraction, r.imagesPerSecond))
     }
   } catch { throw CommandFailure(error.description) }
@@ -74,7 +83,7 @@ func trainOne(_ config: TrainingConfiguration, train: any SampleSource, val: (an
   if let val {
     let (m, _) = try evaluate(trainer.student, source: val, bounds: bounds, threads: config.threads, label: "validate")
     try? Report.writeJSON(["split": "val", "metrics": m.report, "last_terms": last], to: out + "/validation.json")
-    print(String(format: "%@/%@ validation: 3D AUC %.3f, EPE %.1f mm, V.F. %.4f", config.student, config.mode, m.auc3D, m.meanError, m.violationFrequency))
+    print(String(format: "%@/%@ validation: 3D AUC %.3f, EPE %.1f mm, V.F. %.4f", config.student, config.mode.rawValue, m.auc3D, m.meanError, m.violationFrequency))
   }
   return trainer
 }
@@ -93,21 +102,20 @@ struct TrainCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "train", abstract: "Train a student in one of the paper's modes (baseline, theta, op, full), with checkpoints.")
 
-  @Option(help: "baseline, theta (+Loss_θ), op (+Loss_off +Loss_pos_mod) or full (EKD).") var mode = "full"
+  @Option(help: "baseline, theta (+Loss_θ), op (+Loss_off +Loss_pos_mod) or full (EKD).") var mode = TrainingMode.full
   @OptionGroup var data: DatasetOptions
   @OptionGroup var options: TrainingOptions
   @Option(help: "Output directory (checkpoint, reports).") var out = "runs/train"
   @Flag(help: "Continue from OUT/checkpoint.safetensors if it exists.") var resume = false
 
   func run() throws {
-    guard TrainingMode(rawValue: mode) != nil else { throw CommandFailure("--mode must be baseline, theta, op or full, got \(mode)") }
     var trainOptions = data
     trainOptions.split = "train"
     var valOptions = data
     valOptions.split = "val"
     let train = try trainOptions.source(), val = try? valOptions.source()
     let bounds = try options.angleBounds(train)
-    _ = try trainOne(options.configuration(mode: mode, dataset: data.dataset), train: train, val: val, bounds: bounds, out: out, resume: resume)
+    _ = try trainOne(try options.configuration(mode: mode, dataset: data.dataset), train: train, val: val, bounds: bounds, out: out, resume: resume)
     print("checkpoint: \(out)/checkpoint.safetensors")
   }
 }
@@ -127,11 +135,11 @@ struct EvalCommand: ParsableCommand {
     let (config, bounds, contents) = try checkpointParts(checkpoint)
     let student = try studentFrom(config, contents)
     let (m, worst) = try evaluate(student, source: try split.source(), bounds: bounds, threads: config.threads, label: "eval", keepWorst: 6)
-    printTable([(config.student + "/" + config.mode, m)])
+    printTable([(config.student + "/" + config.mode.rawValue, m)])
     let report = out ?? (checkpoint.hasSuffix(".safetensors") ? URL(fileURLWithPath: checkpoint).deletingLastPathComponent().path : checkpoint) + "/eval-\(split.split).json"
     try Report.writeJSON(["checkpoint": checkpoint, "split": split.split, "dataset": split.describe()].merging(m.report) { a, _ in a }, to: report)
     let base = report.hasSuffix(".json") ? String(report.dropLast(5)) : report
-    try AtomicFile.write(Data(Report.pckSVG([(config.mode, m.pckCurve)]).utf8), to: URL(fileURLWithPath: base + "-pck.svg"))
+    try AtomicFile.write(Data(Report.pckSVG([(config.mode.rawValue, m.pckCurve)]).utf8), to: URL(fileURLWithPath: base + "-pck.svg"))
     if let picture = Report.worstPredictions(worst) { try picture.writePNG(to: base + "-worst.png") }
     print("wrote \(report), \(base)-pck.svg" + (worst.isEmpty ? "" : ", \(base)-worst.png"))
   }
@@ -183,14 +191,16 @@ struct AblationCommand: ParsableCommand {
     try AtomicFile.write(bounds.jsonData(), to: URL(fileURLWithPath: out + "/bounds.json"))
     var results: [String: [(auc: Double, vf: Double, epe: Double, curve: [(threshold: Double, pck: Double)])]] = [:]
     var reports: [[String: Any]] = []
-    let modeList = modes.split(separator: ",").map(String.init)
+    let modeList = try modes.split(separator: ",").map { m -> String in
+      guard TrainingMode(rawValue: String(m)) != nil else { throw CommandFailure("--modes: unknown mode '\(m)'; choose from baseline, theta, op, full") }
+      return String(m)
+    }
     for mode in modeList {
-      guard TrainingMode(rawValue: mode) != nil else { throw CommandFailure("unknown mode \(mode)") }
       for s in 0..<seeds {
         var opts = options
         opts.seed = options.seed + UInt64(s)
         let dir = "\(out)/\(mode)-seed\(opts.seed)"
-        let trainer = try trainOne(opts.configuration(mode: mode, dataset: data.dataset), train: train, val: val, bounds: bounds, out: dir, resume: true)
+        let trainer = try trainOne(try opts.configuration(mode: TrainingMode(rawValue: mode)!, dataset: data.dataset), train: train, val: val, bounds: bounds, out: dir, resume: true)
         let (m, worst) = try evaluate(trainer.student, source: test, bounds: bounds, threads: options.threads, label: "test", keepWorst: 6)
         results[mode, default: []].append((m.auc3D, m.violationFrequency, m.meanError, m.pckCurve))
         reports.append(["mode": mode, "seed": opts.seed, "test": m.report])
@@ -221,3 +231,6 @@ struct AblationCommand: ParsableCommand {
     print("\nreport: \(out)/ablation.json; PCK plot: \(out)/pck.svg; worst angle-violating test predictions: \(out)/<mode>-seed<k>/worst-test.png")
   }
 }
+
+extension TrainingMode: ExpressibleByArgument {}
+extension LearningRateSchedule: ExpressibleByArgument {}

@@ -1,3 +1,4 @@
+import EKDHand
 import EKDTensor
 
 /// A batch of crops and their labels, as the students and losses consume them.
@@ -26,27 +27,27 @@ public struct Batch: @unchecked Sendable {
 
   public init(images: Tensor, uv: Tensor, xyz: Tensor, intrinsics: Tensor) {
     let b = images.shape[0]
-    precondition(uv.shape == [b, 21, 2] && xyz.shape == [b, 21, 3] && intrinsics.shape == [b, 3, 3], "batch shapes: images \(images.shape), uv \(uv.shape), xyz \(xyz.shape), K \(intrinsics.shape)")
+    let j = HandSkeleton.jointCount, n = HandSkeleton.poseScalars
+    precondition(uv.shape == [b, j, 2] && xyz.shape == [b, j, 3] && intrinsics.shape == [b, 3, 3], "batch shapes: images \(images.shape), uv \(uv.shape), xyz \(xyz.shape), K \(intrinsics.shape)")
     (self.images, self.uv, self.xyz, self.intrinsics) = (images, uv, xyz, intrinsics)
     let p = xyz.scalars, q = uv.scalars
     var z0 = [Float](repeating: 0, count: b), s = [Float](repeating: 0, count: b)
-    var uvz = [Float](repeating: 0, count: b * 63), pose = [Float](repeating: 0, count: b * 63)
+    var uvz = [Float](repeating: 0, count: b * n), pose = [Float](repeating: 0, count: b * n)
     for i in 0..<b {
-      let o = i * 63
-      z0[i] = p[o + 2]
-      let d = (0..<3).map { p[o + 27 + $0] - p[o + $0] }
-      s[i] = max((d[0] * d[0] + d[1] * d[1] + d[2] * d[2]).squareRoot(), 1e-3)
-      for k in 0..<21 {
-        uvz[o + 3 * k] = q[i * 42 + 2 * k]
-        uvz[o + 3 * k + 1] = q[i * 42 + 2 * k + 1]
+      let o = i * n
+      z0[i] = p[o + 3 * HandSkeleton.root + 2]
+      s[i] = max(HandSkeleton.scale(PoseTensor.joints(xyz, sample: i)), 1e-3)
+      for k in 0..<j {
+        uvz[o + 3 * k] = q[i * 2 * j + 2 * k]
+        uvz[o + 3 * k + 1] = q[i * 2 * j + 2 * k + 1]
         uvz[o + 3 * k + 2] = (p[o + 3 * k + 2] - z0[i]) / s[i]
         for a in 0..<3 { pose[o + 3 * k + a] = (p[o + 3 * k + a] - p[o + a]) / s[i] }
       }
     }
     rootDepth = Tensor(shape: [b], scalars: z0)
     scale = Tensor(shape: [b], scalars: s)
-    self.uvz = Tensor(shape: [b, 21, 3], scalars: uvz)
-    self.pose = Tensor(shape: [b, 21, 3], scalars: pose)
+    self.uvz = Tensor(shape: [b, j, 3], scalars: uvz)
+    self.pose = Tensor(shape: [b, j, 3], scalars: pose)
   }
 
   public var count: Int { images.shape[0] }

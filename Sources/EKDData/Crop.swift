@@ -1,4 +1,4 @@
-import EKDLosses
+import EKDHand
 import Foundation
 
 /// Random changes applied while cropping, with labels transformed to match.

@@ -1,4 +1,5 @@
 import CImageCodecs
+import EKDTensor
 import Foundation
 
 /// An 8-bit image, row-major, channels interleaved (RGB or gray).
@@ -57,13 +58,26 @@ public struct Image: Equatable, Sendable {
     to path: String, kind: String,
     _ encode: (String, UnsafePointer<UInt8>?, UnsafeMutablePointer<CChar>) -> Int32
   ) throws(DatasetError) {
-    var message = [CChar](repeating: 0, count: 256)
-    let temp = path + ".tmp-\(getpid())"
-    let status = pixels.withUnsafeBufferPointer { p in message.withUnsafeMutableBufferPointer { encode(temp, p.baseAddress, $0.baseAddress!) } }
-    guard status == 0, rename(temp, path) == 0 else {
-      unlink(temp)
-      throw .malformed(path, "cannot write \(kind): " + String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    do {
+      try AtomicFile.write(to: URL(fileURLWithPath: path)) { (temp: String) throws(FileWriteError) in
+        var message = [CChar](repeating: 0, count: 256)
+        let status = pixels.withUnsafeBufferPointer { p in message.withUnsafeMutableBufferPointer { encode(temp, p.baseAddress, $0.baseAddress!) } }
+        guard status == 0 else {
+          throw FileWriteError(path, "cannot write \(kind): " + String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+      }
+    } catch { throw .malformed(error.path, error.reason) }
+  }
+
+  /// The image mirrored left to right (how a left hand becomes a right one).
+  public func flippedHorizontally() -> Image {
+    var out = self
+    for y in 0..<height {
+      for x in 0..<width {
+        for c in 0..<channels { out.pixels[(y * width + x) * channels + c] = pixels[(y * width + (width - 1 - x)) * channels + c] }
+      }
     }
+    return out
   }
 
   /// Bilinear sample of channel `c` at continuous pixel coordinates (pixel centres at integers); 0 outside.

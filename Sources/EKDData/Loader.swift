@@ -1,4 +1,4 @@
-import EKDLosses
+import EKDHand
 import EKDTensor
 import Foundation
 
@@ -156,8 +156,8 @@ extension Batch {
       }
     }
     self.init(images: Tensor(shape: [b, 3, s, s], scalars: images),
-              uv: Tensor(shape: [b, 21, 2], scalars: samples.flatMap { $0.uv.flatMap { [Float($0.x), Float($0.y)] } }),
-              xyz: Tensor(shape: [b, 21, 3], scalars: samples.flatMap { $0.xyz.flatMap { [Float($0.x), Float($0.y), Float($0.z)] } }),
+              uv: Tensor(shape: [b, HandSkeleton.jointCount, 2], scalars: samples.flatMap { $0.uv.flatMap { [Float($0.x), Float($0.y)] } }),
+              xyz: Tensor(shape: [b, HandSkeleton.jointCount, 3], scalars: samples.flatMap { $0.xyz.flatMap { [Float($0.x), Float($0.y), Float($0.z)] } }),
               intrinsics: Tensor(shape: [b, 3, 3], scalars: samples.flatMap { $0.intrinsics.map(Float.init) }))
   }
 }

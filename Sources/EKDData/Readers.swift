@@ -1,4 +1,4 @@
-import EKDLosses
+import EKDHand
 import Foundation
 
 /// Joint-order tables into the canonical order: canonical[i] = source[map[i]]

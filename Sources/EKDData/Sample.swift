@@ -1,4 +1,4 @@
-import EKDLosses
+import EKDHand
 
 /// Which hand a dataset's file holds; the model always sees a right hand.
 public enum Handedness: String, Sendable, Codable { case left, right }
@@ -25,13 +25,13 @@ public struct Sample: Sendable {
 
   public init(image: Image, intrinsics: [Double], xyz: [Vector3<Double>], uv: [SIMD2<Double>]? = nil,
               visible: [Bool]? = nil, hand: Handedness = .right, source: String = "") {
-    precondition(intrinsics.count == 9 && xyz.count == 21, "a sample has 9 intrinsics and 21 joints")
+    precondition(intrinsics.count == 9 && xyz.count == HandSkeleton.jointCount, "a sample has 9 intrinsics and \(HandSkeleton.jointCount) joints")
     self.image = image
     self.intrinsics = intrinsics
     self.xyz = xyz
     let k = Intrinsics(matrix: intrinsics)
     self.uv = uv ?? xyz.map { let p = k.project($0); return SIMD2(p.u, p.v) }
-    self.visible = visible ?? [Bool](repeating: true, count: 21)
+    self.visible = visible ?? [Bool](repeating: true, count: HandSkeleton.jointCount)
     self.hand = hand
     self.source = source
   }
@@ -42,19 +42,10 @@ public struct Sample: Sendable {
     guard hand == .left, !mirrored else { return self }
     var s = self
     s.mirrored = true
-    let w = image.width
     s.xyz = Mirroring.mirror(points: xyz)
-    s.uv = uv.map { SIMD2(Double(w - 1) - $0.x, $0.y) }
-    s.intrinsics = Mirroring.mirror(intrinsics: intrinsics, width: w)
-    var flipped = image
-    for y in 0..<image.height {
-      for x in 0..<w {
-        for c in 0..<image.channels {
-          flipped.pixels[(y * w + x) * image.channels + c] = image.pixels[(y * w + (w - 1 - x)) * image.channels + c]
-        }
-      }
-    }
-    s.image = flipped
+    s.uv = Mirroring.mirror(uv: uv, width: image.width)
+    s.intrinsics = Mirroring.mirror(intrinsics: intrinsics, width: image.width)
+    s.image = image.flippedHorizontally()
     return s
   }
 }

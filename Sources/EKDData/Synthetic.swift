@@ -1,4 +1,4 @@
-import EKDLosses
+import EKDHand
 import EKDTensor
 import Foundation
 
@@ -67,7 +67,7 @@ public enum SyntheticHands {
   static func articulate(_ rng: inout SeededRandom) -> [Vector3<Double>] {
     let scale = Double.random(in: 0.85...1.15, using: &rng)
     func deg(_ r: ClosedRange<Double>) -> Double { Double.random(in: r, using: &rng) * .pi / 180 }
-    var j = [Vector3<Double>](repeating: .zero, count: 21)
+    var j = [Vector3<Double>](repeating: .zero, count: HandSkeleton.jointCount)
     let palmNormal = Vector3<Double>(0, 0, -1)
     // A shared "grip" makes poses correlated across fingers, as real hands are.
     let grip = Double.random(in: 0...1, using: &rng)
@@ -220,9 +220,8 @@ public enum SyntheticDataset {
     if let failure { throw failure }
     let json = "{\"format\": \"ekd-synth\", \"version\": 1, \"size\": \(size), \"seed\": \(seed), \"samples\": [\n"
       + entries.joined(separator: ",\n") + "\n]}\n"
-    let path = directory + "/labels.json", temp = path + ".tmp-\(getpid())"
-    guard FileManager.default.createFile(atPath: temp, contents: Data(json.utf8)), rename(temp, path) == 0 else {
-      throw .malformed(path, "cannot write the labels")
+    do { try AtomicFile.write(Data(json.utf8), to: URL(fileURLWithPath: directory + "/labels.json")) } catch {
+      throw .malformed(error.path, "cannot write the labels: \(error.reason)")
     }
   }
 
@@ -256,11 +255,12 @@ public enum SyntheticDataset {
     do { labels = try JSONDecoder().decode(Labels.self, from: data) } catch { throw .malformed(path, "not an ekd-synth labels file: \(error)") }
     guard labels.format == "ekd-synth" else { throw .malformed(path, "format is \"\(labels.format)\", expected \"ekd-synth\"") }
     return try labels.samples.enumerated().map { (i, e) throws(DatasetError) in
-      guard e.K.count == 3, e.K.allSatisfy({ $0.count == 3 }), e.xyz.count == 21, e.xyz.allSatisfy({ $0.count == 3 }),
-        e.uv.count == 21, e.uv.allSatisfy({ $0.count == 2 })
-      else { throw .malformed(path, "sample \(i) must have K 3×3, xyz 21×3 and uv 21×2") }
+      let j = HandSkeleton.jointCount
+      guard e.K.count == 3, e.K.allSatisfy({ $0.count == 3 }), e.xyz.count == j, e.xyz.allSatisfy({ $0.count == 3 }),
+        e.uv.count == j, e.uv.allSatisfy({ $0.count == 2 }), e.visible.map({ $0.count == j }) ?? true
+      else { throw .malformed(path, "sample \(i) must have K 3×3, xyz \(j)×3, uv \(j)×2 and \(j) visible flags") }
       return (directory + "/" + e.image, (e.K.flatMap { $0 }, e.xyz.map { Vector3($0[0], $0[1], $0[2]) }, e.uv.map { SIMD2($0[0], $0[1]) },
-                                          e.visible ?? [Bool](repeating: true, count: 21)))
+                                          e.visible ?? [Bool](repeating: true, count: j)))
     }
   }
 }

@@ -1,3 +1,4 @@
+import EKDHand
 import EKDTensor
 
 /// The angle regularizer Loss_θ (paper eq. 2, corrected; hand-model.md §4).
@@ -26,22 +27,6 @@ public enum AngleLoss {
   }
 }
 
-/// Poses as tensors: [B, 21, 3] ↔ arrays of joints.
-public enum PoseTensor {
-  public static func joints(_ t: Tensor, sample b: Int) -> [Vector3<Float>] {
-    let base = b * 63
-    return t.withUnsafeBufferPointer { p in (0..<21).map { Vector3(p[base + 3 * $0], p[base + 3 * $0 + 1], p[base + 3 * $0 + 2]) } }
-  }
-
-  public static func tensor(_ poses: [[Vector3<Float>]]) -> Tensor {
-    Tensor(shape: [poses.count, 21, 3], scalars: poses.flatMap { $0.flatMap { [$0.x, $0.y, $0.z] } })
-  }
-
-  static func check(_ shape: Shape, _ what: String) {
-    precondition(shape.rank == 3 && shape[1] == 21 && shape[2] == 3, "\(what) must be [B, 21, 3], got \(shape)")
-  }
-}
-
 extension Tape {
   /// Loss_θ averaged over the batch, for poses [B, 21, 3] (any translation and
   /// scale: the angles are invariant to both).
@@ -61,21 +46,13 @@ extension Tape {
       let s = dy.scalar * scale
       for b in 0..<batch where grads[b].contains(where: { $0 != 0 }) {
         let dJ = JointAngles.pullback(PoseTensor.joints(x, sample: b), grads[b])
-        for k in 0..<21 {
-          dx[b * 63 + 3 * k] += s * dJ[k].x
-          dx[b * 63 + 3 * k + 1] += s * dJ[k].y
-          dx[b * 63 + 3 * k + 2] += s * dJ[k].z
+        let o = b * HandSkeleton.poseScalars
+        for k in 0..<HandSkeleton.jointCount {
+          dx[o + 3 * k] += s * dJ[k].x
+          dx[o + 3 * k + 1] += s * dJ[k].y
+          dx[o + 3 * k + 2] += s * dJ[k].z
         }
       }
     }
-  }
-}
-
-extension AngleBounds {
-  /// w per sample ([B], 0 or 1): 1 when the pose has at least one angle out of bounds.
-  public func invalidMask(_ poses: Tensor) -> Tensor {
-    PoseTensor.check(poses.shape, "invalidMask poses")
-    let batch = poses.shape[0]
-    return Tensor(shape: [batch], scalars: (0..<batch).map { isInvalid(JointAngles.values(PoseTensor.joints(poses, sample: $0))) ? 1 : 0 })
   }
 }

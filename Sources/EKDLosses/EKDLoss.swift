@@ -2,7 +2,10 @@ import EKDTensor
 
 /// The λ weights of the total loss (paper eq. 4). Defaults are the project's
 /// choice (docs/losses.md); the trainer tunes them on a validation split.
-public struct LossWeights: Equatable, Sendable {
+public struct LossWeights: Equatable, Codable, Sendable {
+  /// The heatmap term's weight, part of the student's own loss (HeatmapLoss.swift);
+  /// the λs below are relative to that loss.
+  public var heatmap: Float
   /// λ1: Loss_θ, the angle regularizer.
   public var angle: Float
   /// λ2: Loss_off, the offset network's target.
@@ -10,12 +13,15 @@ public struct LossWeights: Equatable, Sendable {
   /// λ3: Loss_pos_mod, the corrected pose against the ground truth.
   public var modifiedPosition: Float
 
-  public init(angle: Float = 1, offset: Float = 1, modifiedPosition: Float = 1) {
-    (self.angle, self.offset, self.modifiedPosition) = (angle, offset, modifiedPosition)
+  public init(heatmap: Float = 0, angle: Float = 1, offset: Float = 1, modifiedPosition: Float = 1) {
+    (self.heatmap, self.angle, self.offset, self.modifiedPosition) = (heatmap, angle, offset, modifiedPosition)
   }
 
-  /// The ablation modes of the paper's Table 1.
+  /// No teacher: the paper's baseline.
   public static let baseline = LossWeights(angle: 0, offset: 0, modifiedPosition: 0)
+
+  /// Whether these weights need the offset network at all.
+  public var usesOffsetNetwork: Bool { offset != 0 || modifiedPosition != 0 }
 }
 
 /// The terms of the EKD objective (hand-model.md §6–7), each a tape op so the

@@ -1,3 +1,4 @@
+import EKDHand
 import EKDLayers
 import EKDTensor
 
@@ -14,7 +15,7 @@ public final class Head25D: CompositeLayer {
   public let up: [Sequential]
   public let out: Conv2d
 
-  public init(inputChannels: Int, width: Int, upsamplings: Int, joints: Int = 21, using rng: inout some RandomNumberGenerator) {
+  public init(inputChannels: Int, width: Int, upsamplings: Int, joints: Int = HandSkeleton.jointCount, using rng: inout some RandomNumberGenerator) {
     reduce = Sequential(Conv2d(inputChannels: inputChannels, outputChannels: width, kernelSize: 1, bias: false, using: &rng), BatchNorm2d(width), ReLU())
     up = (0..<upsamplings).map { _ in
       Sequential(Upsample(scale: 2), Conv2d(inputChannels: width, outputChannels: width, kernelSize: 3, padding: 1, bias: false, using: &rng), BatchNorm2d(width), ReLU())

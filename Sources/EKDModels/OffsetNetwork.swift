@@ -1,3 +1,4 @@
+import EKDHand
 import EKDLayers
 import EKDTensor
 
@@ -12,7 +13,7 @@ public final class OffsetNetwork: CompositeLayer {
   public let fc1: Linear, fc2: Linear, fc3: Linear
   public let joints: Int
 
-  public init(featureChannels: Int, hidden: Int = 256, joints: Int = 21, using rng: inout some RandomNumberGenerator) {
+  public init(featureChannels: Int, hidden: Int = 256, joints: Int = HandSkeleton.jointCount, using rng: inout some RandomNumberGenerator) {
     self.joints = joints
     fc1 = Linear(inputFeatures: featureChannels + 3 * joints, outputFeatures: hidden, using: &rng)
     fc2 = Linear(inputFeatures: hidden, outputFeatures: hidden, using: &rng)

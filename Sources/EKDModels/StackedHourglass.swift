@@ -1,3 +1,4 @@
+import EKDHand
 import EKDLayers
 import EKDTensor
 
@@ -13,7 +14,7 @@ import EKDTensor
 public final class StackedHourglass: CompositeLayer, StudentNetwork {
   public struct Configuration: Equatable, Sendable {
     public var stacks: Int, features: Int, stem: (Int, Int), depth: Int, joints: Int
-    public init(stacks: Int, features: Int, stem: (Int, Int) = (64, 128), depth: Int = 4, joints: Int = 21) {
+    public init(stacks: Int, features: Int, stem: (Int, Int) = (64, 128), depth: Int = 4, joints: Int = HandSkeleton.jointCount) {
       (self.stacks, self.features, self.stem, self.depth, self.joints) = (stacks, features, stem, depth, joints)
     }
     public static func == (a: Self, b: Self) -> Bool {

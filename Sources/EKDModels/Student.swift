@@ -1,3 +1,4 @@
+import EKDHand
 import EKDLayers
 import EKDTensor
 
@@ -30,7 +31,7 @@ public final class Student: Layer {
   public let jointCount: Int
   public let network: any StudentNetwork
 
-  public init(name: String, inputSize: Int, jointCount: Int = 21, network: any StudentNetwork) {
+  public init(name: String, inputSize: Int, jointCount: Int = HandSkeleton.jointCount, network: any StudentNetwork) {
     self.name = name
     self.inputSize = inputSize
     self.jointCount = jointCount

@@ -1,3 +1,4 @@
+import EKDHand
 import EKDLayers
 import EKDTensor
 
@@ -13,7 +14,7 @@ public final class TinyStudent: CompositeLayer, StudentNetwork {
   let upsample = Upsample(scale: 2)
   public let width: Int
 
-  public init(width w: Int = 16, joints: Int = 21, using rng: inout some RandomNumberGenerator) {
+  public init(width w: Int = 16, joints: Int = HandSkeleton.jointCount, using rng: inout some RandomNumberGenerator) {
     width = w
     func block(_ i: Int, _ o: Int, stride: Int) -> Sequential {
       Sequential(Conv2d(inputChannels: i, outputChannels: o, kernelSize: 3, stride: stride, padding: 1, bias: false, using: &rng), BatchNorm2d(o), ReLU())

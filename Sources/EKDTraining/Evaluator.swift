@@ -1,5 +1,5 @@
 import EKDData
-import EKDLosses
+import EKDHand
 import EKDModels
 import EKDTensor
 import Foundation
@@ -33,14 +33,15 @@ public enum Evaluator {
       let xyz = tape.reconstruct(uvz, intrinsics: batch.intrinsics, rootDepth: batch.rootDepth, scale: batch.scale).value
       let p = xyz.scalars, g = batch.xyz.scalars, pu = uvz.value.scalars, gu = batch.uv.scalars
       for i in 0..<batch.count {
-        let pred = (0..<21).map { k in Vector3(Double(p[i * 63 + 3 * k]), Double(p[i * 63 + 3 * k + 1]), Double(p[i * 63 + 3 * k + 2])) }
-        let truth = (0..<21).map { k in Vector3(Double(g[i * 63 + 3 * k]), Double(g[i * 63 + 3 * k + 1]), Double(g[i * 63 + 3 * k + 2])) }
-        let puv = (0..<21).map { k in SIMD2(Double(pu[i * 63 + 3 * k]), Double(pu[i * 63 + 3 * k + 1])) }
-        let guv = (0..<21).map { k in SIMD2(Double(gu[i * 42 + 2 * k]), Double(gu[i * 42 + 2 * k + 1])) }
+        let (j, o) = (HandSkeleton.jointCount, i * HandSkeleton.poseScalars)
+        let pred = (0..<j).map { k in Vector3(Double(p[o + 3 * k]), Double(p[o + 3 * k + 1]), Double(p[o + 3 * k + 2])) }
+        let truth = (0..<j).map { k in Vector3(Double(g[o + 3 * k]), Double(g[o + 3 * k + 1]), Double(g[o + 3 * k + 2])) }
+        let puv = (0..<j).map { k in SIMD2(Double(pu[o + 3 * k]), Double(pu[o + 3 * k + 1])) }
+        let guv = (0..<j).map { k in SIMD2(Double(gu[i * 2 * j + 2 * k]), Double(gu[i * 2 * j + 2 * k + 1])) }
         metrics.add(predicted: pred, truth: truth, predictedUV: puv, trueUV: guv)
         let v = bounds.violations(JointAngles.values(pred)).filter { $0 }.count
         if keepWorst > 0 && v > 0 {
-          let err = zip(pred, truth).map { ($0 - $1).length }.reduce(0, +) / 21
+          let err = zip(pred, truth).map { ($0 - $1).length }.reduce(0, +) / Double(j)
           worst.append(Prediction(image: image(batch, i), predictedUV: puv, trueUV: guv, violations: v, error: err))
           worst.sort { ($0.violations, $0.error) > ($1.violations, $1.error) }
           if worst.count > keepWorst { worst.removeLast() }

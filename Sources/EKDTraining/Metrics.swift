@@ -1,4 +1,4 @@
-import EKDLosses
+import EKDHand
 import Foundation
 
 /// Evaluation metrics of hand-model.md §8, accumulated over batches.

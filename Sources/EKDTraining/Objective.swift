@@ -1,12 +1,12 @@
-import EKDLayers
+import EKDData
+import EKDHand
 import EKDLosses
 import EKDModels
-import EKDData
 import EKDTensor
 
 /// The four training modes of the paper's Table 1.
-public enum TrainingMode: String, CaseIterable, Sendable {
-  /// Loss_pos_stu only.
+public enum TrainingMode: String, CaseIterable, Codable, Sendable {
+  /// The student's own loss only (Loss_pos_stu and the heatmap term).
   case baseline
   /// + λ1·Loss_θ (the angle regularizer).
   case theta
@@ -19,28 +19,43 @@ public enum TrainingMode: String, CaseIterable, Sendable {
   public var usesOffsetNetwork: Bool { self == .op || self == .full }
 }
 
-/// The teacher: angle bounds, the offset network, and the λs. Training-only.
+/// The terms of the objective, as they appear in progress lines and reports.
+public enum LossTerm: String, CaseIterable, Codable, Sendable {
+  /// Loss_pos_stu: L1 on (u/W, v/H, z), every head.
+  case studentPosition = "pos_stu"
+  /// KL of each heatmap's softmax to a Gaussian at the true (u, v), every head.
+  case heatmap
+  /// Loss_θ.
+  case angle = "theta"
+  /// Loss_off.
+  case offset = "off"
+  /// Loss_pos_mod.
+  case modifiedPosition = "pos_mod"
+  /// The weighted sum, what backward starts from.
+  case total
+}
+
+/// The teacher: angle bounds and the offset network. Training-only; the λs
+/// that weigh it live in the trainer's configuration.
 public final class Teacher {
   public let bounds: AngleBounds
   public let offsetNetwork: OffsetNetwork
-  public var weights: LossWeights
 
-  public init(bounds: AngleBounds, featureChannels: Int, weights: LossWeights = LossWeights(), seed: UInt64 = 0) {
+  public init(bounds: AngleBounds, featureChannels: Int, seed: UInt64 = 0) {
     self.bounds = bounds
     var rng = SeededRandom(seed: seed ^ 0x7EAC4E5)
     offsetNetwork = OffsetNetwork(featureChannels: featureChannels, using: &rng)
-    self.weights = weights
   }
 }
 
-/// One evaluation of the EKD objective (paper eq. 4) on a batch.
+/// One evaluation of the EKD objective (paper eq. 4, plus the heatmap term) on a batch.
 public struct Objective {
   /// The total loss, on the tape, ready for `backward`.
   public var loss: Variable
-  /// Loss_pos_stu alone (summed over heads), on the same tape.
+  /// The student's own loss (Loss_pos_stu + λ_hm·heatmap, every head), on the same tape.
   public var studentLoss: Variable
-  /// Each term's value (the unweighted terms): "pos_stu", "theta", "off", "pos_mod", "total".
-  public var terms: [String: Float]
+  /// Each term's unweighted value; a term whose weight is zero is absent.
+  public var terms: [LossTerm: Float]
   /// Fraction of the batch whose prediction violates a bound (w = 1).
   public var invalidFraction: Float
   /// The student's root-relative, scale-normalised predicted pose [B, 21, 3].
@@ -48,38 +63,51 @@ public struct Objective {
   /// Decoded (u, v, z) [B, 21, 3].
   public var predictedUVZ: Tensor
 
-  /// Runs the student (and, by mode, the teacher) on `batch` on `tape`.
+  /// Runs the student and, where its weights are non-zero, the teacher on `batch`.
   ///
-  /// Every head is supervised (intermediate supervision for stacked
-  /// hourglasses); the teacher looks at the final head's pose. The offset
-  /// network's inputs and Loss_off's target are values, so Loss_off sends no
-  /// gradient into the student; Loss_pos_mod does, through the predicted pose.
-  public init(student: Student, teacher: Teacher?, batch: Batch, mode: TrainingMode, tape: Tape) {
+  /// `weights` are final: zero means "not in this run" (the mode and the
+  /// teacher's ramp were resolved by `TrainingConfiguration`). Every head is
+  /// supervised (intermediate supervision for stacked hourglasses); the
+  /// teacher looks at the final head's pose. The offset network's inputs and
+  /// Loss_off's target are values, so Loss_off sends no gradient into the
+  /// student; Loss_pos_mod does, through the predicted pose.
+  public init(student: Student, teacher: Teacher?, batch: Batch, weights: LossWeights, heatmapSigma: Float = 1, tape: Tape) {
     let crop = batch.cropSize
     let out = student.predict(tape.constant(batch.images))
-    var stu: Variable? = nil
+    var position: Variable? = nil, heatmap: Variable? = nil
     var finalUVZ: Variable! = nil
+    var targets: Tensor? = nil
     for (h, d) in out.intermediate + [(out.heatmaps, out.depths)] {
       let uvz = tape.decode25D(heatmaps: h, depths: d, cropWidth: crop, cropHeight: crop)
       let l = EKDLoss.studentPosition(uvz, target: batch.uvz, cropWidth: crop, cropHeight: crop)
-      stu = stu.map { $0 + l } ?? l
+      position = position.map { $0 + l } ?? l
+      if weights.heatmap != 0 {
+        if targets?.shape != h.shape {
+          targets = HeatmapTargets.gaussians(uvz: batch.uvz, height: h.shape[2], width: h.shape[3], cropWidth: crop, cropHeight: crop, sigma: heatmapSigma)
+        }
+        let k = tape.heatmapLoss(h, target: targets!)
+        heatmap = heatmap.map { $0 + k } ?? k
+      }
       finalUVZ = uvz
+    }
+    var terms: [LossTerm: Float] = [.studentPosition: position!.value.scalar]
+    var own = position!
+    if let heatmap {
+      terms[.heatmap] = heatmap.value.scalar
+      own = own + heatmap * weights.heatmap
     }
     let xyz = tape.reconstruct(finalUVZ, intrinsics: batch.intrinsics, rootDepth: batch.rootDepth, scale: batch.scale)
     let pose = tape.rootRelative(xyz, scale: batch.scale)
-    var terms: [String: Float] = ["pos_stu": stu!.value.scalar]
     var angle: Variable? = nil, offset: Variable? = nil, modified: Variable? = nil
     var invalid: Float = 0
-    var weights = LossWeights.baseline
     if let teacher {
       let w = teacher.bounds.invalidMask(pose.value)
       invalid = w.scalars.reduce(0, +) / Float(max(batch.count, 1))
-      if mode.usesAngleLoss {
+      if weights.angle != 0 {
         angle = tape.angleLoss(pose, bounds: teacher.bounds)
-        weights.angle = teacher.weights.angle
-        terms["theta"] = angle!.value.scalar
+        terms[.angle] = angle!.value.scalar
       }
-      if mode.usesOffsetNetwork {
+      if weights.usesOffsetNetwork {
         // The teacher observes the student: its inputs are values, so neither
         // Loss_off nor Loss_pos_mod reshapes the student through the offset
         // network. The student learns from Loss_pos_mod through Pᵖ alone
@@ -87,14 +115,13 @@ public struct Objective {
         let m = teacher.offsetNetwork.offsets(features: tape.constant(out.features.value), pose: tape.constant(pose.value))
         offset = EKDLoss.offset(m, predicted: pose, groundTruth: batch.pose, invalid: w)
         modified = EKDLoss.modifiedPosition(m, predicted: pose, groundTruth: batch.pose)
-        (weights.offset, weights.modifiedPosition) = (teacher.weights.offset, teacher.weights.modifiedPosition)
-        terms["off"] = offset!.value.scalar
-        terms["pos_mod"] = modified!.value.scalar
+        terms[.offset] = offset!.value.scalar
+        terms[.modifiedPosition] = modified!.value.scalar
       }
     }
-    loss = EKDLoss.total(student: stu!, angle: angle, offset: offset, modified: modified, weights: weights)
-    studentLoss = stu!
-    terms["total"] = loss.value.scalar
+    loss = EKDLoss.total(student: own, angle: angle, offset: offset, modified: modified, weights: weights)
+    studentLoss = own
+    terms[.total] = loss.value.scalar
     self.terms = terms
     invalidFraction = invalid
     predictedPose = pose.value

@@ -1,6 +1,6 @@
 import EKDData
-import EKDLayers
-import EKDLosses
+import EKDTensor
+import EKDHand
 import Foundation
 
 /// Reports of a run: JSON metrics, a PCK plot (SVG) and pictures of the worst

@@ -1,23 +1,41 @@
 import EKDData
 import EKDLayers
+import EKDHand
 import EKDLosses
 import EKDModels
 import EKDTensor
 import Foundation
 
+/// How the learning rate moves over a run (after the warm-up).
+public enum LearningRateSchedule: String, CaseIterable, Codable, Sendable {
+  /// Half a cosine from the peak to zero over the run.
+  case cosine
+  /// ×0.1 at 60% and ×0.01 at 85% of the run.
+  case step
+}
+
 /// Everything that defines a training run; stored with every checkpoint.
 public struct TrainingConfiguration: Codable, Equatable, Sendable {
   public var student = "tiny"
   public var inputSize: Int?
-  public var mode = "full"
+  public var mode = TrainingMode.full
   public var steps = 1000
   public var batchSize = 32
   public var learningRate: Float = 2e-3
-  /// "cosine" (to zero over `steps`) or "step" (×0.1 at 60% and 85% of `steps`).
-  public var schedule = "cosine"
+  public var schedule = LearningRateSchedule.cosine
+  /// Steps of linear learning-rate warm-up from 0 to the peak.
+  public var warmupSteps = 0
+  /// Weight of the heatmap term in the student's own loss (0: soft-argmax loss alone).
+  public var lambdaHeatmap: Float = 0
+  /// σ of the Gaussian heatmap targets, in head pixels.
+  public var heatmapSigma: Float = 1
   public var lambdaAngle: Float = 1
   public var lambdaOffset: Float = 1
   public var lambdaModified: Float = 1
+  /// The teacher's λs are 0 before this step…
+  public var teacherStart = 0
+  /// …then ramp linearly to their full value over this many steps.
+  public var teacherRamp = 0
   public var seed: UInt64 = 0
   public var threads = 2
   public var checkpointEvery = 250
@@ -26,8 +44,36 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
 
   public init() {}
 
-  public var trainingMode: TrainingMode { TrainingMode(rawValue: mode) ?? .full }
-  public var weights: LossWeights { LossWeights(angle: lambdaAngle, offset: lambdaOffset, modifiedPosition: lambdaModified) }
+  /// The weights of the objective, resolved once: the mode zeroes the
+  /// teacher's terms it does not use.
+  public var weights: LossWeights {
+    LossWeights(heatmap: lambdaHeatmap, angle: mode.usesAngleLoss ? lambdaAngle : 0,
+                offset: mode.usesOffsetNetwork ? lambdaOffset : 0, modifiedPosition: mode.usesOffsetNetwork ? lambdaModified : 0)
+  }
+
+  /// `weights` at `step`, with the teacher's warm-up applied.
+  public func weights(atStep step: Int) -> LossWeights {
+    var w = weights
+    let ramp = step < teacherStart ? 0 : teacherRamp <= 0 ? 1 : min(Float(step - teacherStart + 1) / Float(teacherRamp), 1)
+    (w.angle, w.offset, w.modifiedPosition) = (w.angle * ramp, w.offset * ramp, w.modifiedPosition * ramp)
+    return w
+  }
+
+  /// Refuses what cannot run, naming the option (a checkpoint's configuration comes from a file).
+  public func validate() throws(TrainingError) {
+    func need(_ ok: Bool, _ why: String) throws(TrainingError) { if !ok { throw .configuration(why) } }
+    try need(steps > 0, "steps must be positive, got \(steps)")
+    try need(batchSize > 0, "batch size must be positive, got \(batchSize)")
+    try need(threads > 0 && threads <= 256, "threads must be in 1…256, got \(threads)")
+    try need(checkpointEvery > 0, "checkpointEvery must be positive, got \(checkpointEvery)")
+    try need(warmupSteps >= 0 && teacherStart >= 0 && teacherRamp >= 0, "warm-up, teacher start and ramp must not be negative")
+    try need(learningRate.isFinite && learningRate > 0, "learning rate must be positive and finite, got \(learningRate)")
+    try need(heatmapSigma.isFinite && heatmapSigma > 0, "heatmap σ must be positive, got \(heatmapSigma)")
+    for (name, l) in [("heatmap", lambdaHeatmap), ("angle", lambdaAngle), ("offset", lambdaOffset), ("modified", lambdaModified)] {
+      try need(l.isFinite && l >= 0, "λ \(name) must be finite and not negative, got \(l)")
+    }
+    try need(inputSize.map { $0 > 0 && $0 <= 4096 } ?? true, "input size must be in 1…4096, got \(inputSize ?? 0)")
+  }
 }
 
 /// Why training stopped early, naming the step and what went wrong.
@@ -49,7 +95,7 @@ public enum TrainingError: Error, CustomStringConvertible {
 
 /// One training step's figures, for progress output.
 public struct StepReport: Sendable {
-  public var step: Int, terms: [String: Float], invalidFraction: Float, learningRate: Float, imagesPerSecond: Double
+  public var step: Int, terms: [LossTerm: Float], invalidFraction: Float, learningRate: Float, imagesPerSecond: Double
 }
 
 /// The EKD trainer: a student, its teacher (by mode), Adam with a schedule,
@@ -68,62 +114,85 @@ public final class Trainer {
   let source: any SampleSource
 
   public init(configuration c: TrainingConfiguration, train: any SampleSource, bounds: AngleBounds) throws(TrainingError) {
-    guard TrainingMode(rawValue: c.mode) != nil else { throw .configuration("unknown mode '\(c.mode)'; choose baseline, theta, op or full") }
-    guard c.steps > 0, c.batchSize > 0, c.threads > 0 else { throw .configuration("steps, batch and threads must be positive") }
+    try c.validate()
     configuration = c
     do { student = try StudentZoo.make(c.student, inputSize: c.inputSize, seed: c.seed) } catch { throw .configuration(error.description) }
-    teacher = Teacher(bounds: bounds, featureChannels: student.featureChannels, weights: c.weights, seed: c.seed)
+    teacher = Teacher(bounds: bounds, featureChannels: student.featureChannels, seed: c.seed)
     optimizer = Adam(learningRate: c.learningRate)
     self.bounds = bounds
     source = train
   }
 
-  /// Learning rate for `step` under the configured schedule.
+  /// Learning rate for `step`: linear warm-up, then the configured schedule.
   public func learningRate(at step: Int) -> Float {
     let c = configuration
+    if step < c.warmupSteps { return c.learningRate * Float(step + 1) / Float(c.warmupSteps) }
     switch c.schedule {
-    case "step": return c.learningRate * (step >= c.steps * 85 / 100 ? 0.01 : step >= c.steps * 60 / 100 ? 0.1 : 1)
-    default: return c.learningRate * Float(0.5 * (1 + cos(Double.pi * Double(step) / Double(c.steps))))
+    case .step: return c.learningRate * (step >= c.steps * 85 / 100 ? 0.01 : step >= c.steps * 60 / 100 ? 0.1 : 1)
+    case .cosine:
+      let t = Double(step - c.warmupSteps) / Double(max(c.steps - c.warmupSteps, 1))
+      return c.learningRate * Float(0.5 * (1 + cos(Double.pi * t)))
     }
   }
 
-  /// Parameters the optimizer updates: the student's, and the offset network's when it is used.
+  /// Parameters saved in checkpoints: the student's and the offset network's.
   var trainedParameters: [(name: String, parameter: Parameter)] {
     student.namedParameters.map { ("student." + $0.name, $0.parameter) }
       + teacher.offsetNetwork.namedParameters.map { ("teacher.offset." + $0.name, $0.parameter) }
   }
 
+  /// Parameters the optimizer updates: the offset network's only when the run uses it.
+  lazy var updated: [Parameter] =
+    student.trainableParameters + (configuration.weights.usesOffsetNetwork ? teacher.offsetNetwork.trainableParameters : [])
+  lazy var checked: [(name: String, parameter: Parameter)] = trainedParameters.filter { $0.parameter.isTrainable }
+  /// Set to profile the next `step` per op kind (the benchmark's op table); its result lands in `lastProfile`.
+  public var profileNextStep = false
+  public private(set) var lastProfile: [String: Tape.OpProfile]?
+
+  /// One optimisation step on `batch`: forward on a fresh tape, the objective,
+  /// backward, a finiteness check of every term and gradient, Adam. The
+  /// benchmark times this very function.
+  @discardableResult
+  public func step(_ batch: Batch) throws(TrainingError) -> StepReport {
+    let t0 = Date()
+    let c = configuration
+    let tape = Tape(mode: .training, threads: c.threads)
+    if profileNextStep { tape.enableProfiling() }
+    defer { if profileNextStep { lastProfile = tape.profile } }
+    let objective = Objective(student: student, teacher: teacher, batch: batch, weights: c.weights(atStep: step),
+                              heatmapSigma: c.heatmapSigma, tape: tape)
+    // In a fixed order, so the message names the first term that broke.
+    for term in LossTerm.allCases where !(objective.terms[term]?.isFinite ?? true) {
+      throw .nonFinite(step: step, term: "loss term \(term.rawValue)")
+    }
+    student.zeroGradients()
+    teacher.offsetNetwork.zeroGradients()
+    tape.backward(from: objective.loss)
+    for (name, p) in checked where !p.grad.withUnsafeBufferPointer({ $0.allSatisfy(\.isFinite) }) {
+      throw .nonFinite(step: step, term: "gradient of \(name)")
+    }
+    optimizer.learningRate = learningRate(at: step)
+    optimizer.step(updated)
+    step += 1
+    return StepReport(step: step, terms: objective.terms, invalidFraction: objective.invalidFraction,
+                      learningRate: optimizer.learningRate, imagesPerSecond: Double(batch.count) / Date().timeIntervalSince(t0))
+  }
+
   /// Trains from the current step up to `until` (default: the configured steps).
   public func run(until last: Int? = nil, checkpointDirectory: String? = nil, report: (StepReport) -> Void = { _ in }) throws(TrainingError) {
-    let c = configuration, mode = c.trainingMode
+    let c = configuration
     let end = min(last ?? c.steps, c.steps)
     guard step < end else { return }
     let loader = BatchLoader(source: source, batchSize: c.batchSize, cropSize: student.inputSize,
                              augmentation: c.augment ? Augmentation() : .none, shuffle: true, seed: c.seed, startStep: step)
     defer { loader.stop() }
-    let trainable = student.trainableParameters + (mode.usesOffsetNetwork ? teacher.offsetNetwork.trainableParameters : [])
-    let checked = trainedParameters.filter { $0.parameter.isTrainable }
     while step < end {
       let t0 = Date()
       let batch: Batch
       do { batch = try loader.next()! } catch { throw .data(error) }
-      let tape = Tape(mode: .training, threads: c.threads)
-      let objective = Objective(student: student, teacher: teacher, batch: batch, mode: mode, tape: tape)
-      // In a fixed order, so the message names the first term that broke.
-      for term in ["pos_stu", "theta", "off", "pos_mod", "total"] where !(objective.terms[term]?.isFinite ?? true) {
-        throw .nonFinite(step: step, term: "loss term \(term)")
-      }
-      student.zeroGradients()
-      teacher.offsetNetwork.zeroGradients()
-      tape.backward(from: objective.loss)
-      for (name, p) in checked where !p.grad.withUnsafeBufferPointer({ $0.allSatisfy(\.isFinite) }) {
-        throw .nonFinite(step: step, term: "gradient of \(name)")
-      }
-      optimizer.learningRate = learningRate(at: step)
-      optimizer.step(trainable)
-      step += 1
-      report(StepReport(step: step, terms: objective.terms, invalidFraction: objective.invalidFraction,
-                        learningRate: optimizer.learningRate, imagesPerSecond: Double(c.batchSize) / Date().timeIntervalSince(t0)))
+      var r = try step(batch)
+      r.imagesPerSecond = Double(batch.count) / Date().timeIntervalSince(t0)
+      report(r)
       if let dir = checkpointDirectory, step % c.checkpointEvery == 0 || step == end { try save(to: dir) }
     }
   }
@@ -174,6 +243,7 @@ public final class Trainer {
       let config = try? JSONDecoder().decode(TrainingConfiguration.self, from: Data(configText.utf8)),
       let boundsText = contents.metadata["bounds"]
     else { throw .checkpoint("\(path): not an EKD training checkpoint (metadata missing)") }
+    do { try config.validate() } catch { throw .checkpoint("\(path): its configuration is invalid: \(error)") }
     let bounds: AngleBounds
     do { bounds = try AngleBounds(jsonData: Data(boundsText.utf8), path: path) } catch { throw .checkpoint(error.description) }
     return (config, bounds, contents)

@@ -1,5 +1,5 @@
 import EKDData
-import EKDLosses
+import EKDHand
 import EKDTensor
 import Foundation
 import Testing

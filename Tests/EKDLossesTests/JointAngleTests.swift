@@ -1,3 +1,4 @@
+import EKDHand
 import EKDLosses
 import EKDTensor
 import Foundation

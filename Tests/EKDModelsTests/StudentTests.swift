@@ -1,4 +1,5 @@
 import EKDLayers
+import EKDHand
 import EKDLosses
 import EKDModels
 import EKDTensor

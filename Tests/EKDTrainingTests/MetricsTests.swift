@@ -1,4 +1,4 @@
-import EKDLosses
+import EKDHand
 import EKDTraining
 import Testing
 

@@ -1,5 +1,6 @@
 import EKDData
 import EKDLayers
+import EKDHand
 import EKDLosses
 import EKDModels
 import EKDTensor
@@ -19,7 +20,7 @@ let bounds = AngleBounds(poses: (0..<24).map { SyntheticHands.pose(index: $0, se
 
 func configuration(_ mode: TrainingMode, steps: Int) -> TrainingConfiguration {
   var c = TrainingConfiguration()
-  (c.student, c.inputSize, c.mode, c.steps, c.batchSize, c.threads, c.checkpointEvery, c.seed) = ("tiny", 32, mode.rawValue, steps, 4, 2, 2, 3)
+  (c.student, c.inputSize, c.mode, c.steps, c.batchSize, c.threads, c.checkpointEvery, c.seed) = ("tiny", 32, mode, steps, 4, 2, 2, 3)
   return c
 }
 
@@ -29,15 +30,15 @@ func configuration(_ mode: TrainingMode, steps: Int) -> TrainingConfiguration {
   func stepsInEveryModeMoveTheLoss(mode: TrainingMode) throws {
     let trainer = try Trainer(configuration: configuration(mode, steps: 12), train: source, bounds: bounds)
     var totals: [Float] = []
-    var seen: Set<String> = []
+    var seen: Set<LossTerm> = []
     try trainer.run { r in
-      totals.append(r.terms["total"]!)
+      totals.append(r.terms[.total]!)
       seen.formUnion(r.terms.keys)
     }
     #expect(totals.count == 12 && totals.allSatisfy { $0.isFinite })
     #expect(totals.last! < totals.first!, "\(totals)")
-    #expect(seen.contains("theta") == mode.usesAngleLoss)
-    #expect(seen.contains("off") == mode.usesOffsetNetwork && seen.contains("pos_mod") == mode.usesOffsetNetwork)
+    #expect(seen.contains(.angle) == mode.usesAngleLoss)
+    #expect(seen.contains(.offset) == mode.usesOffsetNetwork && seen.contains(.modifiedPosition) == mode.usesOffsetNetwork)
   }
 
   /// N steps == N/2, checkpoint, resume in a new trainer, N/2 — bit for bit.
@@ -92,13 +93,13 @@ func configuration(_ mode: TrainingMode, steps: Int) -> TrainingConfiguration {
   /// neither through its target nor through the offset network's inputs.
   @Test func offsetLossLeavesTheStudentAlone() throws {
     let student = try StudentZoo.make("tiny", inputSize: 32, seed: 1)
-    let teacher = Teacher(bounds: bounds, featureChannels: student.featureChannels, weights: LossWeights(angle: 0, offset: 1, modifiedPosition: 0))
+    let teacher = Teacher(bounds: bounds, featureChannels: student.featureChannels)
     let loader = BatchLoader(source: source, batchSize: 4, cropSize: 32, shuffle: false)
     let batch = try loader.next()!
     loader.stop()
     let tape = Tape(mode: .training, threads: 1)
     tape.updatesRunningStatistics = false
-    let objective = Objective(student: student, teacher: teacher, batch: batch, mode: .op, tape: tape)
+    let objective = Objective(student: student, teacher: teacher, batch: batch, weights: LossWeights(angle: 0, offset: 1, modifiedPosition: 0), tape: tape)
     student.zeroGradients()
     teacher.offsetNetwork.zeroGradients()
     tape.backward(from: objective.loss - objective.studentLoss)  // = λ2·Loss_off

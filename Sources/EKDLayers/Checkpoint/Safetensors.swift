@@ -73,7 +73,7 @@ public enum Safetensors {
 
   /// Writes atomically (temp file, fsync, rename).
   public static func write(_ entries: [Entry], metadata: [String: String] = [:], to url: URL) throws(CheckpointError) {
-    try AtomicFile.write(encode(entries, metadata: metadata), to: url)
+    do { try AtomicFile.write(encode(entries, metadata: metadata), to: url) } catch { throw .io(error.path, error.reason) }
   }
 
   // MARK: Reading

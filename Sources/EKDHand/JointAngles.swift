@@ -14,7 +14,7 @@ import Foundation
 public enum JointAngles {
   /// f-values of one pose of 21 joints.
   public static func values<T>(_ joints: [Vector3<T>]) -> [T] {
-    precondition(joints.count == HandSkeleton.jointCount, "a pose has 21 joints, got \(joints.count)")
+    precondition(joints.count == HandSkeleton.jointCount, "a pose has \(HandSkeleton.jointCount) joints, got \(joints.count)")
     let frame = Frame(joints)
     var f = [T](repeating: 0, count: HandSkeleton.angleCount)
     for (i, chain) in HandSkeleton.fingers.enumerated() {

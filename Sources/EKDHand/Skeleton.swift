@@ -3,7 +3,10 @@
 /// thumb, index, middle, ring, little. Units are millimetres in camera
 /// coordinates (x right, y down, z forward).
 public enum HandSkeleton {
+  /// The one home of the joint count: tensors, readers and heads size themselves from it.
   public static let jointCount = 21
+  /// Scalars of one pose or one (u, v, z) set: jointCount × 3.
+  public static let poseScalars = jointCount * 3
   public static let angleCount = 20
 
   public static let jointNames = [
@@ -45,6 +48,11 @@ public enum Mirroring {
   /// (u, v) pairs in an image `width` pixels wide.
   public static func mirror<T: BinaryFloatingPoint>(uv: [(T, T)], width: Int) -> [(T, T)] {
     uv.map { (T(width - 1) - $0.0, $0.1) }
+  }
+
+  /// The same, for pixel positions kept as SIMD2 (as samples keep them).
+  public static func mirror<T: BinaryFloatingPoint & SIMDScalar>(uv: [SIMD2<T>], width: Int) -> [SIMD2<T>] {
+    uv.map { SIMD2(T(width - 1) - $0.x, $0.y) }
   }
 
   /// A 3×3 row-major intrinsics matrix for an image `width` pixels wide.

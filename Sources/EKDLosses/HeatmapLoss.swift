@@ -1,0 +1,86 @@
+import EKDTensor
+import Foundation
+
+/// Explicit 2D supervision of the heatmaps (hand-model.md §7, "auxiliary supervision").
+///
+/// The soft-argmax position loss alone gives a near-uniform softmax almost no
+/// gradient toward a peak: moving mass from the centre to the joint changes the
+/// expected position only a little, so an untrained student hedges and its
+/// joints collapse toward the middle of the crop. A Gaussian target at the true
+/// (u, v), compared with the softmax by KL divergence, pulls the mass to the
+/// joint directly, as DetNet and SimpleBaseline supervise their heatmaps. KL of
+/// the softmax (not an MSE on raw maps) keeps the term consistent with the
+/// decode: at its optimum the soft-argmax is the target's centre.
+public enum HeatmapTargets {
+  /// Normalised Gaussians [B, J, h, w] centred on `uvz[b, j, 0...1]` (crop pixels),
+  /// mapped to head pixels by the inverse of decode25D's x ↦ (x + ½)·W/w − ½.
+  /// `sigma` is in head pixels. A joint whose Gaussian has (almost) no mass
+  /// on the map gets an all-zero target: it adds no loss and no gradient.
+  public static func gaussians(uvz: Tensor, height h: Int, width w: Int, cropWidth: Int, cropHeight: Int, sigma: Float) -> Tensor {
+    let s = uvz.shape
+    precondition(s.rank == 3 && s[2] >= 2, "HeatmapTargets.gaussians wants [B, J, ≥2], got \(s)")
+    let (b, j) = (s[0], s[1])
+    let sx = Float(w) / Float(cropWidth), sy = Float(h) / Float(cropHeight)
+    let inv2s2 = 1 / (2 * sigma * sigma)
+    let p = uvz.scalars
+    var out = [Float](repeating: 0, count: b * j * h * w)
+    for m in 0..<(b * j) {
+      let cx = (p[m * s[2]] + 0.5) * sx - 0.5, cy = (p[m * s[2] + 1] + 0.5) * sy - 0.5
+      guard cx.isFinite, cy.isFinite else { continue }
+      let gx = (0..<w).map { Foundation.exp(-(Float($0) - cx) * (Float($0) - cx) * inv2s2) }
+      let gy = (0..<h).map { Foundation.exp(-(Float($0) - cy) * (Float($0) - cy) * inv2s2) }
+      let total = gx.reduce(0, +) * gy.reduce(0, +)
+      guard total > 1e-6 else { continue }
+      let o = m * h * w
+      for y in 0..<h {
+        for x in 0..<w { out[o + y * w + x] = gx[x] * gy[y] / total }
+      }
+    }
+    return Tensor(shape: [b, j, h, w], scalars: out)
+  }
+}
+
+extension Tape {
+  /// Σ over joints of KL(T ‖ softmax(H)) per sample, mean over the batch.
+  /// `logits`: [B, J, h, w] heatmap logits; `target`: [B, J, h, w], each map
+  /// summing to 1 (or all zero: no supervision for that joint). Zero exactly
+  /// when softmax(H) = T. Pullback: (softmax(H) − T)·ΣT per map.
+  public func heatmapLoss(_ logits: Variable, target: Tensor) -> Variable {
+    let s = logits.shape
+    precondition(s.rank == 4 && target.shape == s, "heatmapLoss wants logits and target of one [B, J, h, w] shape, got \(s), \(target.shape)")
+    let maps = s[0] * s[1], n = s[2] * s[3]
+    let x = logits.value.scalars, t = target.scalars
+    var p = [Float](repeating: 0, count: x.count)
+    var mass = [Float](repeating: 0, count: maps)
+    var total: Double = 0
+    for m in 0..<maps {
+      let o = m * n
+      var mx = -Float.infinity
+      for i in 0..<n { mx = max(mx, x[o + i]) }
+      var z: Float = 0
+      for i in 0..<n {
+        p[o + i] = Foundation.exp(x[o + i] - mx)
+        z += p[o + i]
+      }
+      let logZ = mx + Foundation.log(z)
+      for i in 0..<n { p[o + i] /= z }
+      var kl: Float = 0, tm: Float = 0
+      for i in 0..<n where t[o + i] > 0 {
+        kl += t[o + i] * (Foundation.log(t[o + i]) - (x[o + i] - logZ))
+        tm += t[o + i]
+      }
+      mass[m] = tm
+      total += Double(kl)
+    }
+    let scale = 1 / Float(max(s[0], 1))
+    let probabilities = p
+    return record(Tensor(Float(total) * scale), inputs: [logits]) { dy, d in
+      guard let dx = d[0] else { return }
+      let g = dy.scalar * scale
+      for m in 0..<maps where mass[m] > 0 {
+        let o = m * n
+        for i in 0..<n { dx[o + i] += g * (probabilities[o + i] * mass[m] - t[o + i]) }
+      }
+    }
+  }
+}
