@@ -37,12 +37,11 @@ enum GEMMSuite {
     var rng = SeededRandom(seed: 1)
     let a = Tensor.randomNormal([n, n], using: &rng), b = Tensor.randomNormal([n, n], using: &rng)
     var c = Tensor(zeros: [n, n])
-    BLAS.threads = threads
     let t = Harness.median(repetitions: repetitions) {
       c.withUnsafeMutableBufferPointer { cp in
         a.withUnsafeBufferPointer { ap in
           b.withUnsafeBufferPointer { bp in
-            BLAS.gemm(m: n, n: n, k: n, a: ap.baseAddress!, lda: n, b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n)
+            BLAS.gemm(m: n, n: n, k: n, a: ap.baseAddress!, lda: n, b: bp.baseAddress!, ldb: n, c: cp.baseAddress!, ldc: n, threads: threads)
           }
         }
       }
@@ -87,15 +86,14 @@ enum GEMMSuite {
       // ours. Interleaving single calls would let OpenBLAS's spin-waiting
       // threads steal cores from our workers right after each raw call.
       let forward = Harness.alternatingBlocks(repetitions: repetitions, [
-        { BLAS.threads = threads; gemm(a, b, &c, m: s.m, n: s.n, k: s.k) },
+        { gemm(a, b, &c, m: s.m, n: s.n, k: s.k, threads: threads) },
         { _ = Conv2dKernel.forward(x, weight: w, bias: nil, geometry: s.geometry, threads: threads, tileColumns: tileColumns) },
         { _ = Conv2dKernel.forward(x, weight: w, bias: nil, geometry: s.geometry, threads: threads, plan: (1, threads)) },
       ])
       let backward = Harness.alternatingBlocks(repetitions: repetitions, [
         {
-          BLAS.threads = threads
-          gemm(c, b, &dwRaw, m: s.m, n: s.k, k: s.n, transB: true)  // dW = dY · colsᵀ
-          gemm(a, c, &dcols, m: s.k, n: s.n, k: s.m, transA: true)  // dcols = Wᵀ · dY
+          gemm(c, b, &dwRaw, m: s.m, n: s.k, k: s.n, transB: true, threads: threads)  // dW = dY · colsᵀ
+          gemm(a, c, &dcols, m: s.k, n: s.n, k: s.m, transA: true, threads: threads)  // dcols = Wᵀ · dY
         },
         { Conv2dKernel.backward(dy, input: x, weight: w, geometry: s.geometry, threads: threads, dx: pdx, dw: pdw, db: nil, tileColumns: tileColumns) },
       ])
@@ -108,12 +106,12 @@ enum GEMMSuite {
     return rows
   }
 
-  private static func gemm(_ a: Tensor, _ b: Tensor, _ c: inout Tensor, m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false) {
+  private static func gemm(_ a: Tensor, _ b: Tensor, _ c: inout Tensor, m: Int, n: Int, k: Int, transA: Bool = false, transB: Bool = false, threads: Int) {
     let cp = c.withUnsafeMutableBufferPointer { $0.baseAddress! }
     a.withUnsafeBufferPointer { ap in
       b.withUnsafeBufferPointer { bp in
         BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: ap.baseAddress!, lda: transA ? m : k,
-                  b: bp.baseAddress!, ldb: transB ? k : n, c: cp, ldc: n)
+                  b: bp.baseAddress!, ldb: transB ? k : n, c: cp, ldc: n, threads: threads)
       }
     }
   }

@@ -13,16 +13,15 @@
 /// grouped side by side into one wider GEMM, because SGEMM with a narrow N
 /// runs far below peak. Grouping costs a gather/scatter of O × N outputs.
 ///
-/// Threads: our own workers, each calling single-threaded BLAS with its own
-/// scratch, so im2col runs in parallel too. Forward shares tiles out over
-/// the workers; backward shares whole images. OpenBLAS's own threads stay
-/// off: after a call they spin-wait, and on two cores that spinning steals
-/// the core our next kernel needs. `docs/performance.md` has the figures.
+/// Threads: our own workers, each with its own scratch, so im2col runs in
+/// parallel too. Forward shares tiles out over the workers; backward shares
+/// whole images. A plan's `gemmThreads` split each GEMM's rows further (see
+/// `BLAS` for why those are ours and not OpenBLAS's).
 public enum Conv2dKernel {
-  /// Backward's (workers over the batch, OpenBLAS threads inside each GEMM):
-  /// workers own whole images (their col2im writes would overlap otherwise),
-  /// so a batch smaller than `threads` hands the rest to BLAS.
-  public static func backwardPlan(batch: Int, threads: Int) -> (workers: Int, blasThreads: Int) {
+  /// Backward's (workers over the batch, threads inside each GEMM): workers
+  /// own whole images (their col2im writes would overlap otherwise), so a
+  /// batch smaller than `threads` hands the rest to the GEMMs.
+  public static func backwardPlan(batch: Int, threads: Int) -> (workers: Int, gemmThreads: Int) {
     let workers = max(1, min(threads, batch))
     return (workers, workers > 1 ? 1 : threads)
   }
@@ -67,7 +66,7 @@ public enum Conv2dKernel {
   ///   - tileColumns: overrides the tile width (tests force many small tiles).
   public static func forward(
     _ x: Tensor, weight w: Tensor, bias b: Tensor?, geometry g: ConvGeometry, threads: Int,
-    plan: (workers: Int, blasThreads: Int)? = nil, tileColumns: Int? = nil
+    plan: (workers: Int, gemmThreads: Int)? = nil, tileColumns: Int? = nil
   ) -> Tensor {
     precondition(x.shape.rank == 4 && w.shape.rank == 4, "conv2d wants NCHW input and OCkk weight")
     precondition(x.shape[1] == w.shape[1], "conv2d: input \(x.shape) has \(x.shape[1]) channels, weight \(w.shape) wants \(w.shape[1])")
@@ -79,10 +78,9 @@ public enum Conv2dKernel {
     let p = ho * wo, k = c * g.kernelHeight * g.kernelWidth
     var y = Tensor(uninitialized: yShape)
     let px = x.pointer, pw = w.pointer, py = y.mutablePointer, pb = b?.pointer
-    let plan = plan ?? (workers: threads, blasThreads: 1)
+    let plan = plan ?? (workers: threads, gemmThreads: 1)
     let work = tiles(images: 0..<n, height: ho, width: wo, k: k, workers: plan.workers, columns: tileColumns)
     let widest = work.map { $0.images.count * $0.rows.count * wo }.max() ?? 0
-    BLAS.threads = plan.blasThreads
     // Tiles write disjoint outputs, so they are shared out regardless of image.
     Parallel.chunks(work.count, threads: plan.workers) { range, _ in
       var scratch = Scratch()
@@ -101,14 +99,15 @@ public enum Conv2dKernel {
             Im2Col.forward(px + first * c * h * wd, channels: c, height: h, width: wd, g, rows: t.rows, into: cols, ld: pc)
             (columns, ldb) = (UnsafePointer(cols), pc)
           }
-          BLAS.gemm(m: o, n: pc, k: k, a: pw, lda: k, b: columns, ldb: ldb, beta: pb == nil ? 0 : 1, c: yi, ldc: p)
+          BLAS.gemm(m: o, n: pc, k: k, a: pw, lda: k, b: columns, ldb: ldb, beta: pb == nil ? 0 : 1, c: yi, ldc: p,
+                    threads: plan.gemmThreads)
         } else {
           // Several small images side by side, then scattered to NCHW.
           let cols = scratch.cols(k * widest), out = scratch.out(o * widest)
           for (j, i) in t.images.enumerated() {
             Im2Col.forward(px + i * c * h * wd, channels: c, height: h, width: wd, g, rows: t.rows, into: cols + j * pc, ld: width)
           }
-          BLAS.gemm(m: o, n: width, k: k, a: pw, lda: k, b: cols, ldb: width, c: out, ldc: width)
+          BLAS.gemm(m: o, n: width, k: k, a: pw, lda: k, b: cols, ldb: width, c: out, ldc: width, threads: plan.gemmThreads)
           for (j, i) in t.images.enumerated() {
             for r in 0..<o {
               let src = out + r * width + j * pc, dst = py + (i * o + r) * p
@@ -130,14 +129,13 @@ public enum Conv2dKernel {
   public static func backward(
     _ dy: Tensor, input x: Tensor, weight w: Tensor, geometry g: ConvGeometry, threads: Int,
     dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?,
-    plan: (workers: Int, blasThreads: Int)? = nil, tileColumns: Int? = nil
+    plan: (workers: Int, gemmThreads: Int)? = nil, tileColumns: Int? = nil
   ) {
     let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let (o, ho, wo) = (w.shape[0], dy.shape[2], dy.shape[3])
     let p = ho * wo, k = c * g.kernelHeight * g.kernelWidth
     let px = x.pointer, pw = w.pointer, pg = dy.pointer
     let plan = plan ?? backwardPlan(batch: n, threads: threads)
-    BLAS.threads = plan.blasThreads
     // Per-worker dW partial sums when the batch is split; worker 0 writes dw directly.
     let partials = (dw != nil && plan.workers > 1)
       ? (1..<plan.workers).map { _ in TensorStorage(zeroedCount: o * k) } : []
@@ -172,15 +170,17 @@ public enum Conv2dKernel {
             }
             (columns, ldb) = (UnsafePointer(cols), width)
           }
-          BLAS.gemm(transB: true, m: o, n: k, k: width, a: gt, lda: ldg, b: columns, ldb: ldb, beta: 1, c: dwOut, ldc: k)
+          BLAS.gemm(transB: true, m: o, n: k, k: width, a: gt, lda: ldg, b: columns, ldb: ldb, beta: 1, c: dwOut, ldc: k,
+                    threads: plan.gemmThreads)
         }
         if let dx {
           if direct {
             BLAS.gemm(transA: true, m: k, n: pc, k: o, a: pw, lda: k, b: gt, ldb: ldg, beta: 1,
-                      c: dx + first * c * h * wd + t.rows.lowerBound * wo, ldc: p)
+                      c: dx + first * c * h * wd + t.rows.lowerBound * wo, ldc: p, threads: plan.gemmThreads)
           } else {
             let dcols = scratch.dcols(k * widest)
-            BLAS.gemm(transA: true, m: k, n: width, k: o, a: pw, lda: k, b: gt, ldb: ldg, c: dcols, ldc: width)
+            BLAS.gemm(transA: true, m: k, n: width, k: o, a: pw, lda: k, b: gt, ldb: ldg, c: dcols, ldc: width,
+                      threads: plan.gemmThreads)
             for (j, i) in t.images.enumerated() {
               Im2Col.backward(dcols + j * pc, ld: width, channels: c, height: h, width: wd, g, rows: t.rows,
                               accumulatingInto: dx + i * c * h * wd)

@@ -1,0 +1,151 @@
+/// Batch normalisation over N, H, W for each channel of an NCHW tensor.
+///
+/// Training: batch statistics, biased variance for the normalisation and
+/// unbiased for the running average, as PyTorch does:
+///   x̂ = (x − μ_B)/√(σ²_B + ε),  y = γ·x̂ + β
+///   running ← (1 − momentum)·running + momentum·batch statistic
+/// Inference: the running statistics stand in for μ_B, σ²_B.
+/// With `relu`, y = max(γ·x̂ + β, 0) in one pass (the pre-activation blocks
+/// and conv-BN-ReLU stacks use this; it saves a full read and write).
+/// Backward (training), M = N·H·W per channel:
+///   dx = γ/(M·√(σ²+ε)) · (M·dy − Σdy − x̂·Σ(dy·x̂)),  dγ = Σ dy·x̂,  dβ = Σ dy
+///
+/// Channels are independent, so they are split over workers. Sums run in
+/// Float along a row and in Double across rows.
+public enum BatchNormKernel {
+  /// What forward normalised with: backward needs it, and so do the running
+  /// averages after a training step.
+  public struct Statistics {
+    /// μ and 1/√(σ² + ε) per channel, as applied.
+    public var mean: Tensor, invStd: Tensor
+    /// The biased batch variance per channel; zeros unless `isBatch`.
+    public var batchVariance: [Float]
+    /// Whether μ, σ² came from the batch (training) or the running averages.
+    public var isBatch: Bool
+    /// M = N·H·W, the values behind each channel's statistics.
+    public var count: Int
+  }
+
+  /// Normalises `x` with its batch statistics (`useBatch`) or the running ones.
+  public static func forward(
+    _ x: Tensor, scale gamma: Tensor, shift beta: Tensor, runningMean: Tensor, runningVariance: Tensor,
+    useBatch: Bool, epsilon: Float, relu: Bool, threads: Int
+  ) -> (y: Tensor, statistics: Statistics) {
+    let (n, c) = (x.shape[0], x.shape[1])
+    let hw = x.count / max(n * c, 1), m = n * hw
+    var mean = Tensor(uninitialized: [c]), invStd = Tensor(uninitialized: [c])
+    var y = Tensor(uninitialized: x.shape)
+    let px = x.pointer, py = y.mutablePointer, pm = mean.mutablePointer, ps = invStd.mutablePointer
+    let pg = gamma.pointer, pb = beta.pointer
+    let rm = runningMean.pointer, rv = runningVariance.pointer
+    var batchVariance = [Float](repeating: 0, count: c)
+    batchVariance.withUnsafeMutableBufferPointer { bv in
+      Parallel.chunks(c, threads: threads) { channels, _ in
+        for ch in channels {
+          var mu = Double(rm[ch]), variance = Double(rv[ch])
+          if useBatch {
+            // Two passes (mean, then squared deviations) keep the variance exact
+            // enough in Float32 when |μ| ≫ σ.
+            var s = 0.0
+            for i in 0..<n {
+              let row = px + (i * c + ch) * hw
+              var a: Float = 0
+              for j in 0..<hw { a += row[j] }
+              s += Double(a)
+            }
+            mu = s / Double(m)
+            let muf = Float(mu)
+            var s2 = 0.0
+            for i in 0..<n {
+              let row = px + (i * c + ch) * hw
+              var a: Float = 0
+              for j in 0..<hw { a += (row[j] - muf) * (row[j] - muf) }
+              s2 += Double(a)
+            }
+            variance = s2 / Double(m)
+            bv[ch] = Float(variance)
+          }
+          let inv = Float(1 / (variance + Double(epsilon)).squareRoot())
+          pm[ch] = Float(mu)
+          ps[ch] = inv
+          let a = pg[ch] * inv, b = pb[ch] - Float(mu) * a
+          for i in 0..<n {
+            let src = px + (i * c + ch) * hw, dst = py + (i * c + ch) * hw
+            if relu {
+              for j in 0..<hw { dst[j] = Swift.max(src[j] * a + b, 0) }
+            } else {
+              for j in 0..<hw { dst[j] = src[j] * a + b }
+            }
+          }
+        }
+      }
+    }
+    return (y, Statistics(mean: mean, invStd: invStd, batchVariance: batchVariance, isBatch: useBatch, count: m))
+  }
+
+  /// Moves the running averages toward a batch's statistics.
+  public static func updateRunning(
+    mean wm: UnsafeMutablePointer<Float>, variance wv: UnsafeMutablePointer<Float>,
+    toward batch: Statistics, momentum: Float
+  ) {
+    precondition(batch.isBatch, "running averages move toward batch statistics only")
+    let m = batch.count
+    let unbias = m > 1 ? Float(m) / Float(m - 1) : 1
+    let pm = batch.mean.pointer
+    for ch in 0..<batch.batchVariance.count {
+      wm[ch] = (1 - momentum) * wm[ch] + momentum * pm[ch]
+      wv[ch] = (1 - momentum) * wv[ch] + momentum * batch.batchVariance[ch] * unbias
+    }
+  }
+
+  /// Accumulates dX, dγ, dβ (each optional) for dY.
+  ///
+  /// - Parameter reluOutput: forward's output when it fused a ReLU (its sign
+  ///   masks dy); nil otherwise.
+  public static func backward(
+    _ dyIn: Tensor, input x: Tensor, scale gamma: Tensor, statistics: Statistics, reluOutput: Tensor?, threads: Int,
+    dx: UnsafeMutablePointer<Float>?, dscale dgamma: UnsafeMutablePointer<Float>?, dshift dbeta: UnsafeMutablePointer<Float>?
+  ) {
+    let (n, c) = (x.shape[0], x.shape[1])
+    let hw = x.count / max(n * c, 1), m = statistics.count, useBatch = statistics.isBatch
+    // With a fused ReLU, the gradient reaching the normalisation is dy·[y > 0].
+    var dy = dyIn
+    if let out = reluOutput {
+      dy = Tensor(uninitialized: dyIn.shape)
+      let g = dyIn.pointer, py = out.pointer, pm = dy.mutablePointer
+      Parallel.chunks(dy.count, threads: threads, minimumPerWorker: 1 << 16) { range, _ in
+        for i in range { pm[i] = py[i] > 0 ? g[i] : 0 }
+      }
+    }
+    let g = dy.pointer, px = x.pointer, pm = statistics.mean.pointer, ps = statistics.invStd.pointer
+    let pg = gamma.pointer
+    Parallel.chunks(c, threads: threads) { channels, _ in
+      for ch in channels {
+        let mu = pm[ch], inv = ps[ch]
+        var sdy: Float = 0, sdyx: Float = 0
+        for i in 0..<n {
+          let gr = g + (i * c + ch) * hw, xr = px + (i * c + ch) * hw
+          for j in 0..<hw {
+            sdy += gr[j]
+            sdyx += gr[j] * (xr[j] - mu)
+          }
+        }
+        sdyx *= inv  // Σ dy·x̂
+        dgamma?[ch] += sdyx
+        dbeta?[ch] += sdy
+        guard let dx else { continue }
+        let k = pg[ch] * inv
+        for i in 0..<n {
+          let gr = g + (i * c + ch) * hw, xr = px + (i * c + ch) * hw, dr = dx + (i * c + ch) * hw
+          if useBatch {
+            let a = k / Float(m), cx = sdyx * inv
+            for j in 0..<hw { dr[j] += a * (Float(m) * gr[j] - sdy - (xr[j] - mu) * cx) }
+          } else {
+            for j in 0..<hw { dr[j] += k * gr[j] }
+          }
+        }
+      }
+    }
+    withExtendedLifetime(dy) {}
+  }
+}

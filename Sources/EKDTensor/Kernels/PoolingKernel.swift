@@ -1,0 +1,175 @@
+/// Max, average and global average pooling, and nearest upsampling, over
+/// NCHW planes.
+///
+/// Each (n, c) plane is independent, so forward splits planes over workers.
+/// Backward accumulates (`+=`) into `dx`, one plane after another.
+public enum PoolingKernel {
+  /// Output extent, with PyTorch's ceil-mode rule: a window must start inside
+  /// the input or its left padding.
+  public static func outputSize(_ size: Int, kernel: Int, stride: Int, padding: Int, ceilMode: Bool) -> Int {
+    let span = size + 2 * padding - kernel
+    var out = (ceilMode ? (span + stride - 1) / stride : span / stride) + 1
+    if ceilMode && (out - 1) * stride >= size + padding { out -= 1 }
+    return out
+  }
+
+  /// Max over each window; padding never wins (it is −∞).
+  public enum Max {
+    /// `argmax` holds each output's flat index inside its input plane, which
+    /// is all backward needs.
+    public static func forward(_ x: Tensor, geometry g: ConvGeometry, ceilMode: Bool, threads: Int) -> (y: Tensor, argmax: [Int32]) {
+      let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+      let ho = PoolingKernel.outputSize(h, kernel: g.kernelHeight, stride: g.strideHeight, padding: g.padHeight, ceilMode: ceilMode)
+      let wo = PoolingKernel.outputSize(w, kernel: g.kernelWidth, stride: g.strideWidth, padding: g.padWidth, ceilMode: ceilMode)
+      var y = Tensor(uninitialized: [n, c, ho, wo])
+      let px = x.pointer, py = y.mutablePointer
+      let count = n * c * ho * wo
+      let argmax = [Int32](unsafeUninitializedCapacity: max(count, 1)) { buffer, initialized in
+        let pa = buffer.baseAddress!
+        Parallel.chunks(n * c, threads: threads) { planes, _ in
+          for plane in planes {
+            let src = px + plane * h * w, dst = py + plane * ho * wo, arg = pa + plane * ho * wo
+            for oy in 0..<ho {
+              let y0 = oy * g.strideHeight - g.padHeight
+              let ya = max(y0, 0), yb = min(y0 + g.kernelHeight, h)
+              for ox in 0..<wo {
+                let x0 = ox * g.strideWidth - g.padWidth
+                let xa = max(x0, 0), xb = min(x0 + g.kernelWidth, w)
+                var best = -Float.infinity, at = ya * w + xa
+                for iy in ya..<yb {
+                  for ix in xa..<xb where src[iy * w + ix] > best {
+                    best = src[iy * w + ix]
+                    at = iy * w + ix
+                  }
+                }
+                dst[oy * wo + ox] = best
+                arg[oy * wo + ox] = Int32(at)
+              }
+            }
+          }
+        }
+        initialized = count
+      }
+      return (y, argmax)
+    }
+
+    /// dx[argmax] += dy, plane by plane.
+    public static func backward(_ dy: Tensor, argmax: [Int32], inputShape: Shape, dx: UnsafeMutablePointer<Float>) {
+      let planes = inputShape[0] * inputShape[1], hw = inputShape[2] * inputShape[3]
+      let out = dy.shape[2] * dy.shape[3]
+      let g = dy.pointer
+      argmax.withUnsafeBufferPointer { arg in
+        for plane in 0..<planes {
+          let dst = dx + plane * hw
+          for k in 0..<out { dst[Int(arg[plane * out + k])] += g[plane * out + k] }
+        }
+      }
+    }
+  }
+
+  /// Mean over each window, padding counted as zeros (PyTorch's count_include_pad).
+  public enum Average {
+    public static func forward(_ x: Tensor, geometry g: ConvGeometry, threads: Int) -> Tensor {
+      let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+      let (ho, wo) = g.outputSize(height: h, width: w)
+      let scale = 1 / Float(g.kernelHeight * g.kernelWidth)
+      var y = Tensor(uninitialized: [n, c, ho, wo])
+      let px = x.pointer, py = y.mutablePointer
+      Parallel.chunks(n * c, threads: threads) { planes, _ in
+        for plane in planes {
+          let src = px + plane * h * w, dst = py + plane * ho * wo
+          dst.update(repeating: 0, count: ho * wo)
+          windows(g, height: h, width: w, outputHeight: ho, outputWidth: wo) { o, i in dst[o] += src[i] }
+          for k in 0..<(ho * wo) { dst[k] *= scale }
+        }
+      }
+      return y
+    }
+
+    public static func backward(_ dy: Tensor, inputShape: Shape, geometry g: ConvGeometry, dx: UnsafeMutablePointer<Float>) {
+      let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+      let (ho, wo) = (dy.shape[2], dy.shape[3])
+      let scale = 1 / Float(g.kernelHeight * g.kernelWidth)
+      let gp = dy.pointer
+      for plane in 0..<(n * c) {
+        let src = gp + plane * ho * wo, dst = dx + plane * h * w
+        windows(g, height: h, width: w, outputHeight: ho, outputWidth: wo) { o, i in dst[i] += src[o] * scale }
+      }
+    }
+
+    /// Calls body(outputIndex, inputIndex) for every (output, in-bounds input) pair of a plane.
+    @inline(__always)
+    private static func windows(
+      _ g: ConvGeometry, height h: Int, width w: Int, outputHeight ho: Int, outputWidth wo: Int,
+      _ body: (Int, Int) -> Void
+    ) {
+      for oy in 0..<ho {
+        let y0 = oy * g.strideHeight - g.padHeight
+        for ox in 0..<wo {
+          let x0 = ox * g.strideWidth - g.padWidth
+          for iy in max(y0, 0)..<min(y0 + g.kernelHeight, h) {
+            for ix in max(x0, 0)..<min(x0 + g.kernelWidth, w) { body(oy * wo + ox, iy * w + ix) }
+          }
+        }
+      }
+    }
+  }
+
+  /// [N, C, H, W] → [N, C, 1, 1], the mean of each plane.
+  public enum GlobalAverage {
+    public static func forward(_ x: Tensor) -> Tensor {
+      let (n, c) = (x.shape[0], x.shape[1])
+      let hw = x.count / max(n * c, 1)
+      var y = Tensor(uninitialized: [n, c, 1, 1])
+      let px = x.pointer, py = y.mutablePointer
+      for plane in 0..<(n * c) {
+        var s: Float = 0
+        for j in 0..<hw { s += px[plane * hw + j] }
+        py[plane] = s / Float(hw)
+      }
+      return y
+    }
+
+    public static func backward(_ dy: Tensor, inputShape: Shape, dx: UnsafeMutablePointer<Float>) {
+      let (n, c) = (inputShape[0], inputShape[1])
+      let hw = inputShape.count / max(n * c, 1)
+      let g = dy.pointer
+      for plane in 0..<(n * c) {
+        let v = g[plane] / Float(hw)
+        for j in 0..<hw { dx[plane * hw + j] += v }
+      }
+    }
+  }
+
+  /// Upsampling by an integer factor s: y[i, j] = x[i / s, j / s].
+  public enum NearestUpsample {
+    public static func forward(_ x: Tensor, scale s: Int, threads: Int) -> Tensor {
+      let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+      let (ho, wo) = (h * s, w * s)
+      var y = Tensor(uninitialized: [n, c, ho, wo])
+      let px = x.pointer, py = y.mutablePointer
+      Parallel.chunks(n * c, threads: threads) { planes, _ in
+        for plane in planes {
+          let src = px + plane * h * w, dst = py + plane * ho * wo
+          for oy in 0..<ho {
+            let row = src + (oy / s) * w, out = dst + oy * wo
+            for ox in 0..<wo { out[ox] = row[ox / s] }
+          }
+        }
+      }
+      return y
+    }
+
+    public static func backward(_ dy: Tensor, inputShape: Shape, scale s: Int, dx: UnsafeMutablePointer<Float>) {
+      let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+      let (ho, wo) = (h * s, w * s)
+      let g = dy.pointer
+      for plane in 0..<(n * c) {
+        let src = g + plane * ho * wo, dst = dx + plane * h * w
+        for oy in 0..<ho {
+          for ox in 0..<wo { dst[(oy / s) * w + ox / s] += src[oy * wo + ox] }
+        }
+      }
+    }
+  }
+}
