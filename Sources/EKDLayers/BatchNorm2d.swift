@@ -6,7 +6,7 @@ import EKDTensor
 /// running ones unless the tape says not to); an `.inference` tape uses the
 /// running statistics. State names follow PyTorch: weight, bias,
 /// running_mean, running_var, num_batches_tracked.
-public final class BatchNorm2d: Layer {
+public final class BatchNorm2d: LeafLayer {
   public let weight: Parameter
   public let bias: Parameter
   public let runningMean: Parameter
@@ -31,6 +31,7 @@ public final class BatchNorm2d: Layer {
 
   /// BN followed by ReLU, fused into one pass (same result as `ReLU()(bn(x))`).
   public func callAsFunction(_ x: Variable, relu: Bool) -> Variable {
+    if let y = placeholder(for: x) { return y }
     let t = x.tape
     if t.isRecording && t.updatesRunningStatistics { batchesTracked.value[flat: 0] += 1 }
     return t.batchNorm2d(
@@ -46,9 +47,10 @@ public final class BatchNorm2d: Layer {
     visit("num_batches_tracked", batchesTracked)
   }
 
-  public func trace(_ input: Shape, path: String, _ visit: (LayerTrace) -> Void) throws(ShapeError) -> Shape {
-    try requireImage(input, channels: channels, path: path)
-    visit(LayerTrace(path: path, kind: "BatchNorm2d(\(channels))", input: input, output: input, macs: 0, parameters: 2 * channels))
-    return input
+  public var kind: String { "BatchNorm2d(\(channels))" }
+
+  public func shape(for input: Shape) throws(ShapeError) -> (output: Shape, macs: Int) {
+    try requireImage(input, channels: channels)
+    return (input, 0)
   }
 }

@@ -1,7 +1,7 @@
 import EKDTensor
 
 /// A 2-D convolution lowered to im2col + SGEMM (see `Conv2dKernel`).
-public final class Conv2d: Layer {
+public final class Conv2d: LeafLayer {
   /// [outputChannels, inputChannels, kernelHeight, kernelWidth]
   public let weight: Parameter
   /// [outputChannels], or nil.
@@ -23,6 +23,7 @@ public final class Conv2d: Layer {
   public var outputChannels: Int { weight.shape[0] }
 
   public func callAsFunction(_ x: Variable) -> Variable {
+    if let y = placeholder(for: x) { return y }
     let t = x.tape
     return t.conv2d(x, weight: t.variable(weight), bias: bias.map { t.variable($0) }, geometry: geometry)
   }
@@ -32,14 +33,13 @@ public final class Conv2d: Layer {
     if let bias { visit("bias", bias) }
   }
 
-  public func trace(_ input: Shape, path: String, _ visit: (LayerTrace) -> Void) throws(ShapeError) -> Shape {
-    try requireImage(input, channels: inputChannels, path: path)
+  public var kind: String { "Conv2d(\(inputChannels)→\(outputChannels), \(geometry))" }
+
+  public func shape(for input: Shape) throws(ShapeError) -> (output: Shape, macs: Int) {
+    try requireImage(input, channels: inputChannels)
     let (ho, wo) = geometry.outputSize(height: input[2], width: input[3])
-    guard ho > 0, wo > 0 else { throw ShapeError(path, expected: "an input larger than the \(geometry) window", got: input) }
+    guard ho > 0, wo > 0 else { throw ShapeError("", expected: "an input larger than the \(geometry) window", got: input) }
     let out: Shape = [input[0], outputChannels, ho, wo]
-    let params = weight.value.count + (bias?.value.count ?? 0)
-    visit(LayerTrace(path: path, kind: "Conv2d(\(inputChannels)→\(outputChannels), \(geometry))", input: input, output: out,
-                     macs: out.count * weight.value.count / outputChannels, parameters: params, layer: self))
-    return out
+    return (out, out.count * weight.value.count / outputChannels)
   }
 }

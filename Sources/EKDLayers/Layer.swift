@@ -1,23 +1,31 @@
 import EKDTensor
 
-/// A building block of a network: forward on a tape, named parameters, and
-/// shape inference with cost.
+/// A building block of a network: forward on a tape, and named parameters.
 ///
-/// `trace` is the single source of truth for a network's layout: the MAC and
-/// parameter counter, the input validation at a model's boundary, and the
-/// per-layer tables all walk it over the same objects that run.
+/// The forward is a network's only definition. Its shapes, its MAC and
+/// parameter counts, the input validation at a model's boundary and the
+/// per-layer tables all come from running that forward as a shape pass
+/// (`shapePass(for:)`), over the same objects that run for real.
 public protocol Layer: AnyObject {
   /// Forward pass; records on `x.tape` in training mode.
   func callAsFunction(_ x: Variable) -> Variable
   /// Calls `visit` for every parameter (trainable or state) with its dotted
   /// name relative to this layer, in PyTorch's state-dict order.
   func visitParameters(_ visit: (_ name: String, _ parameter: Parameter) -> Void)
-  /// Output shape for `input`, reporting each leaf layer to `visit` with its
-  /// dotted `path`; throws when the input does not fit.
-  func trace(_ input: Shape, path: String, _ visit: (LayerTrace) -> Void) throws(ShapeError) -> Shape
 }
 
-/// One leaf layer's place in a network, as seen by shape inference.
+/// A layer that a shape pass sees as one row: conv, batch norm, pooling and
+/// the like. It knows its own output shape and cost, and its forward starts
+/// with `placeholder(for:)` so that a shape pass never runs its kernel.
+public protocol LeafLayer: Layer {
+  /// How tables name it, e.g. "Conv2d(3→64, k7x7 s2 p3)".
+  var kind: String { get }
+  /// Output shape and multiply-accumulates for `input`. Throws when the input
+  /// does not fit; the shape pass fills in the error's context with the path.
+  func shape(for input: Shape) throws(ShapeError) -> (output: Shape, macs: Int)
+}
+
+/// One leaf layer's place in a network, as a shape pass saw it.
 public struct LayerTrace: @unchecked Sendable {
   public var path: String
   public var kind: String
@@ -50,14 +58,18 @@ extension Layer {
 
   /// Output shape for `input`, or a `ShapeError` naming the layer that refused it.
   public func outputShape(for input: Shape) throws(ShapeError) -> Shape {
-    try trace(input, path: "") { _ in }
+    try shapePass(for: input).output
   }
 
-  /// Every leaf layer's trace for `input`.
+  /// Every leaf layer's trace for `input`, in the order the forward runs them.
   public func traces(for input: Shape) throws(ShapeError) -> [LayerTrace] {
-    var out: [LayerTrace] = []
-    _ = try trace(input, path: "") { out.append($0) }
-    return out
+    try shapePass(for: input).rows
+  }
+
+  /// Runs the forward on a shape-only tape (see `ShapePass`): the output shape
+  /// and one row per leaf layer call, or the first layer's refusal.
+  public func shapePass(for input: Shape) throws(ShapeError) -> (output: Shape, rows: [LayerTrace]) {
+    try ShapePass.run(self, input)
   }
 }
 
@@ -67,10 +79,10 @@ public func join(_ path: String, _ name: String) -> String { path.isEmpty ? name
 
 /// Checks an NCHW input with `channels` channels (any when nil) and spatial
 /// size ≥ `minimumSpatial`.
-func requireImage(_ input: Shape, channels: Int?, path: String, minimumSpatial: Int = 1) throws(ShapeError) {
+func requireImage(_ input: Shape, channels: Int?, minimumSpatial: Int = 1) throws(ShapeError) {
   guard input.rank == 4, channels == nil || input[1] == channels!, input[2] >= minimumSpatial, input[3] >= minimumSpatial
   else {
     let want = channels.map { "[N, \($0), H, W]" } ?? "[N, C, H, W]"
-    throw ShapeError(path.isEmpty ? "input" : path, expected: want + (minimumSpatial > 1 ? " with H, W ≥ \(minimumSpatial)" : ""), got: input)
+    throw ShapeError("", expected: want + (minimumSpatial > 1 ? " with H, W ≥ \(minimumSpatial)" : ""), got: input)
   }
 }

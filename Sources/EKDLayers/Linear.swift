@@ -1,7 +1,7 @@
 import EKDTensor
 
 /// y = x·Wᵀ + b on [N, in], with W stored [out, in] as in PyTorch.
-public final class Linear: Layer {
+public final class Linear: LeafLayer {
   public let weight: Parameter
   public let bias: Parameter?
 
@@ -14,6 +14,7 @@ public final class Linear: Layer {
   public var outputFeatures: Int { weight.shape[0] }
 
   public func callAsFunction(_ x: Variable) -> Variable {
+    if let y = placeholder(for: x) { return y }
     let t = x.tape
     return t.linear(x, weight: t.variable(weight), bias: bias.map { t.variable($0) })
   }
@@ -23,13 +24,10 @@ public final class Linear: Layer {
     if let bias { visit("bias", bias) }
   }
 
-  public func trace(_ input: Shape, path: String, _ visit: (LayerTrace) -> Void) throws(ShapeError) -> Shape {
-    guard input.rank == 2, input[1] == inputFeatures else {
-      throw ShapeError(path, expected: "[N, \(inputFeatures)]", got: input)
-    }
-    let out: Shape = [input[0], outputFeatures]
-    visit(LayerTrace(path: path, kind: "Linear(\(inputFeatures)→\(outputFeatures))", input: input, output: out,
-                     macs: input[0] * weight.value.count, parameters: weight.value.count + (bias?.value.count ?? 0)))
-    return out
+  public var kind: String { "Linear(\(inputFeatures)→\(outputFeatures))" }
+
+  public func shape(for input: Shape) throws(ShapeError) -> (output: Shape, macs: Int) {
+    guard input.rank == 2, input[1] == inputFeatures else { throw ShapeError("", expected: "[N, \(inputFeatures)]", got: input) }
+    return ([input[0], outputFeatures], input[0] * weight.value.count)
   }
 }

@@ -28,10 +28,4 @@ public final class Head25D: CompositeLayer {
   }
 
   public func callAsFunction(_ x: Variable) -> Variable { out(up.reduce(reduce(x)) { $1($0) }) }
-
-  public func trace(_ input: Shape, path: String, _ visit: (LayerTrace) -> Void) throws(ShapeError) -> Shape {
-    var s = try reduce.trace(input, path: join(path, "reduce"), visit)
-    for (i, u) in up.enumerated() { s = try u.trace(s, path: join(path, "up.\(i)"), visit) }
-    return try out.trace(s, path: join(path, "out"), visit)
-  }
 }

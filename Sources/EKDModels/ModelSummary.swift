@@ -1,8 +1,8 @@
 import EKDLayers
 import EKDTensor
 
-/// Per-layer output shapes, MACs and parameters of a model, from shape
-/// inference over the same layer objects that run.
+/// Per-layer output shapes, MACs and parameters of a model, from a shape
+/// pass of its forward (`Layer.shapePass(for:)`).
 ///
 /// MACs are the multiply-accumulates of conv and linear layers, per image
 /// (batch 1): Cout·Hout·Wout·Cin·kh·kw and in·out. Bias adds, batch norm,
@@ -18,10 +18,10 @@ public struct ModelSummary: Sendable {
   public var output: Shape
 
   public init(_ model: any Layer, inputSize: Int) throws(ShapeError) {
-    var rows: [LayerTrace] = []
-    output = try model.trace([1, 3, inputSize, inputSize], path: "") { rows.append($0) }
-    self.rows = rows
-    macs = rows.reduce(0) { $0 + $1.macs }
+    let pass = try model.shapePass(for: [1, 3, inputSize, inputSize])
+    rows = pass.rows
+    output = pass.output
+    macs = pass.rows.reduce(0) { $0 + $1.macs }
     parameters = model.trainableParameters.reduce(0) { $0 + $1.value.count }
   }
 }

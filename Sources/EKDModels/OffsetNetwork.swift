@@ -31,8 +31,4 @@ public final class OffsetNetwork: CompositeLayer {
 
   /// [B, C + 3J] → [B, 3J].
   public func callAsFunction(_ x: Variable) -> Variable { fc3(fc2(fc1(x).relu()).relu()) }
-
-  public func trace(_ input: Shape, path: String, _ visit: (LayerTrace) -> Void) throws(ShapeError) -> Shape {
-    try fc3.trace(fc2.trace(fc1.trace(input, path: join(path, "fc1"), visit), path: join(path, "fc2"), visit), path: join(path, "fc3"), visit)
-  }
 }

@@ -9,9 +9,10 @@ import EKDTensor
 public final class ResNet50: CompositeLayer, StudentNetwork {
   public let conv1: Conv2d, bn1: BatchNorm2d
   public let layers: [Sequential]
+  /// The `Head25D`, or with `classifier` the fc after global pooling.
   public let head: any Layer
   public let classifier: Bool
-  let relu = ReLU(), pool = MaxPool2d(kernelSize: 3, stride: 2, padding: 1)
+  let maxpool = MaxPool2d(kernelSize: 3, stride: 2, padding: 1), avgpool = GlobalAvgPool2d(), flatten = Flatten()
 
   public init(classifier: Bool = false, classCount: Int = 1000, headWidth: Int = 128, using rng: inout some RandomNumberGenerator) {
     conv1 = Conv2d(inputChannels: 3, outputChannels: 64, kernelSize: 7, stride: 2, padding: 3, bias: false, using: &rng)
@@ -29,36 +30,29 @@ public final class ResNet50: CompositeLayer, StudentNetwork {
     layers = stages
     self.classifier = classifier
     head = classifier
-      ? Sequential(GlobalAvgPool2d(), Flatten(), Linear(inputFeatures: 2048, outputFeatures: classCount, using: &rng))
+      ? Linear(inputFeatures: 2048, outputFeatures: classCount, using: &rng)
       : Head25D(inputChannels: 2048, width: headWidth, upsamplings: 2, using: &rng)
   }
 
   public var featureChannels: Int { 2048 }
 
   public var children: [(name: String, layer: any Layer)] {
-    [("conv1", conv1), ("bn1", bn1)] + layers.enumerated().map { ("layer\($0.offset + 1)", $0.element as any Layer) }
-      + [(classifier ? "fc" : "head", classifier ? (head as! Sequential).layers[2] : head)]
+    var out: [(name: String, layer: any Layer)] = [("conv1", conv1), ("bn1", bn1), ("maxpool", maxpool)]
+    for (i, stage) in layers.enumerated() { out.append(("layer\(i + 1)", stage)) }
+    if classifier {
+      out.append(("avgpool", avgpool))
+      out.append(("flatten", flatten))
+      out.append(("fc", head))
+    } else {
+      out.append(("head", head))
+    }
+    return out
   }
-
-  func backbone(_ x: Variable) -> Variable { layers.reduce(pool(bn1(conv1(x), relu: true))) { $1($0) } }
 
   public func heads(_ x: Variable) -> (outputs: [Variable], features: Variable) {
-    let f = backbone(x)
-    return ([head(f)], f)
+    let f = layers.reduce(maxpool(bn1(conv1(x), relu: true))) { $1($0) }
+    return ([classifier ? head(flatten(avgpool(f))) : head(f)], f)
   }
 
-  public func callAsFunction(_ x: Variable) -> Variable { head(backbone(x)) }
-
-  public func trace(_ input: Shape, path: String, _ visit: (LayerTrace) -> Void) throws(ShapeError) -> Shape {
-    var s = try conv1.trace(input, path: join(path, "conv1"), visit)
-    s = try relu.trace(bn1.trace(s, path: join(path, "bn1"), visit), path: join(path, "relu"), visit)
-    s = try pool.trace(s, path: join(path, "maxpool"), visit)
-    for (i, l) in layers.enumerated() { s = try l.trace(s, path: join(path, "layer\(i + 1)"), visit) }
-    if classifier, let seq = head as? Sequential {
-      s = try seq.layers[0].trace(s, path: join(path, "avgpool"), visit)
-      s = try seq.layers[1].trace(s, path: join(path, "flatten"), visit)
-      return try seq.layers[2].trace(s, path: join(path, "fc"), visit)
-    }
-    return try head.trace(s, path: join(path, "head"), visit)
-  }
+  public func callAsFunction(_ x: Variable) -> Variable { heads(x).outputs[0] }
 }

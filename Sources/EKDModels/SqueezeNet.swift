@@ -48,11 +48,6 @@ public final class SqueezeNet: CompositeLayer, StudentNetwork {
   }
 
   public func callAsFunction(_ x: Variable) -> Variable { head(features(x)) }
-
-  public func trace(_ input: Shape, path: String, _ visit: (LayerTrace) -> Void) throws(ShapeError) -> Shape {
-    let s = try features.trace(input, path: join(path, "features"), visit)
-    return try head.trace(s, path: join(path, classifier ? "classifier" : "head"), visit)
-  }
 }
 
 /// Passes its input through. Stands where torchvision has a Dropout, so that
@@ -61,5 +56,4 @@ public final class Identity: Layer {
   public init() {}
   public func callAsFunction(_ x: Variable) -> Variable { x }
   public func visitParameters(_ visit: (String, Parameter) -> Void) {}
-  public func trace(_ input: Shape, path: String, _ visit: (LayerTrace) -> Void) throws(ShapeError) -> Shape { input }
 }

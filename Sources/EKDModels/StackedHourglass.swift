@@ -25,7 +25,7 @@ public final class StackedHourglass: CompositeLayer, StudentNetwork {
   public let configuration: Configuration
   public let conv1: Conv2d, bn1: BatchNorm2d, r1: Residual, r4: Residual, r5: Residual
   public let hg: [Hourglass], res: [Residual], lin: [Sequential], out: [Conv2d], ll_: [Conv2d], out_: [Conv2d]
-  let relu = ReLU(), pool = MaxPool2d(kernelSize: 2, stride: 2)
+  let pool = MaxPool2d(kernelSize: 2, stride: 2)
 
   public init(_ c: Configuration, using rng: inout some RandomNumberGenerator) {
     configuration = c
@@ -47,7 +47,7 @@ public final class StackedHourglass: CompositeLayer, StudentNetwork {
 
   public var children: [(name: String, layer: any Layer)] {
     func list(_ name: String, _ xs: [any Layer]) -> [(name: String, layer: any Layer)] { xs.enumerated().map { ("\(name).\($0.offset)", $0.element) } }
-    return [("conv1", conv1), ("bn1", bn1), ("r1", r1), ("r4", r4), ("r5", r5)]
+    return [("conv1", conv1), ("bn1", bn1), ("r1", r1), ("pool", pool), ("r4", r4), ("r5", r5)]
       + list("hg", hg) + list("res", res) + list("lin", lin) + list("out", out) + list("ll_", ll_) + list("out_", out_)
   }
 
@@ -66,23 +66,4 @@ public final class StackedHourglass: CompositeLayer, StudentNetwork {
   }
 
   public func callAsFunction(_ x: Variable) -> Variable { heads(x).outputs.last! }
-
-  public func trace(_ input: Shape, path: String, _ visit: (LayerTrace) -> Void) throws(ShapeError) -> Shape {
-    var s = try conv1.trace(input, path: join(path, "conv1"), visit)
-    s = try relu.trace(bn1.trace(s, path: join(path, "bn1"), visit), path: join(path, "relu"), visit)
-    s = try r1.trace(s, path: join(path, "r1"), visit)
-    s = try pool.trace(s, path: join(path, "pool"), visit)
-    s = try r5.trace(r4.trace(s, path: join(path, "r4"), visit), path: join(path, "r5"), visit)
-    var o = s
-    for i in 0..<configuration.stacks {
-      var y = try hg[i].trace(s, path: join(path, "hg.\(i)"), visit)
-      y = try lin[i].trace(res[i].trace(y, path: join(path, "res.\(i)"), visit), path: join(path, "lin.\(i)"), visit)
-      o = try out[i].trace(y, path: join(path, "out.\(i)"), visit)
-      if i < configuration.stacks - 1 {
-        _ = try ll_[i].trace(y, path: join(path, "ll_.\(i)"), visit)
-        _ = try out_[i].trace(o, path: join(path, "out_.\(i)"), visit)
-      }
-    }
-    return o
-  }
 }

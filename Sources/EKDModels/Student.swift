@@ -24,7 +24,7 @@ public struct StudentOutput {
 }
 
 /// A student: a named network with its input size, as `ekd` and the trainer use it.
-public final class Student: Layer {
+public final class Student: CompositeLayer {
   public let name: String
   /// Square input crop side in pixels.
   public let inputSize: Int
@@ -41,9 +41,8 @@ public final class Student: Layer {
   /// The final head's raw output [B, 2J, h, w].
   public func callAsFunction(_ x: Variable) -> Variable { network(x) }
 
-  public func trace(_ input: Shape, path: String, _ visit: (LayerTrace) -> Void) throws(ShapeError) -> Shape {
-    try network.trace(input, path: path, visit)
-  }
+  /// The network's children, unprefixed: a student's names are its network's.
+  public var children: [(name: String, layer: any Layer)] { (network as? any CompositeLayer)?.children ?? [] }
 
   public func visitParameters(_ visit: (String, Parameter) -> Void) { network.visitParameters(visit) }
 

@@ -7,7 +7,8 @@ import EKDTensor
 /// Three stride-2 conv/BN/ReLU stages (16, 32, 64 channels) reach stride 8 for
 /// context, a 3×3 conv there, then nearest upsampling back to stride 4, where
 /// it is concatenated with the stride-4 features (a skip connection) and
-/// fused by a 3×3 conv before the 1×1 2.5D head.
+/// fused by a 3×3 conv before the 1×1 2.5D head. H and W must be multiples of
+/// 8 for the skip to line up.
 public final class TinyStudent: CompositeLayer, StudentNetwork {
   public let stage1: Sequential, stage2: Sequential, stage3: Sequential, context: Sequential, fuse: Sequential
   public let out: Conv2d
@@ -29,10 +30,11 @@ public final class TinyStudent: CompositeLayer, StudentNetwork {
 
   public var featureChannels: Int { 4 * width }
   public var children: [(name: String, layer: any Layer)] {
-    [("stage1", stage1), ("stage2", stage2), ("stage3", stage3), ("context", context), ("fuse", fuse), ("out", out)]
+    [("stage1", stage1), ("stage2", stage2), ("stage3", stage3), ("context", context), ("upsample", upsample), ("fuse", fuse), ("out", out)]
   }
 
   public func heads(_ x: Variable) -> (outputs: [Variable], features: Variable) {
+    guard fits(x, sidesDivisibleBy: 8) else { return ([x], x) }
     let s2 = stage2(stage1(x))
     let c = upsample(context(stage3(s2)))
     let f = fuse(x.tape.concat([s2, c]))
@@ -40,15 +42,4 @@ public final class TinyStudent: CompositeLayer, StudentNetwork {
   }
 
   public func callAsFunction(_ x: Variable) -> Variable { heads(x).outputs[0] }
-
-  public func trace(_ input: Shape, path: String, _ visit: (LayerTrace) -> Void) throws(ShapeError) -> Shape {
-    guard input.rank == 4, input[2] % 8 == 0, input[3] % 8 == 0 else {
-      throw ShapeError(path.isEmpty ? "tiny" : path, expected: "[N, 3, H, W] with H and W divisible by 8", got: input)
-    }
-    let s2 = try stage2.trace(stage1.trace(input, path: join(path, "stage1"), visit), path: join(path, "stage2"), visit)
-    var c = try context.trace(stage3.trace(s2, path: join(path, "stage3"), visit), path: join(path, "context"), visit)
-    c = try upsample.trace(c, path: join(path, "upsample"), visit)
-    let f = try fuse.trace([s2[0], s2[1] + c[1], s2[2], s2[3]], path: join(path, "fuse"), visit)
-    return try out.trace(f, path: join(path, "out"), visit)
-  }
 }

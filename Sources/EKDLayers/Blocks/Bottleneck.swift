@@ -9,7 +9,6 @@ public final class Bottleneck: CompositeLayer {
   public static let expansion = 4
   public let conv1: Conv2d, bn1: BatchNorm2d, conv2: Conv2d, bn2: BatchNorm2d, conv3: Conv2d, bn3: BatchNorm2d
   public let downsample: Sequential?
-  let relu = ReLU()
 
   public init(inputChannels: Int, planes: Int, stride: Int = 1, using rng: inout some RandomNumberGenerator) {
     let out = planes * Self.expansion
@@ -32,16 +31,5 @@ public final class Bottleneck: CompositeLayer {
   public func callAsFunction(_ x: Variable) -> Variable {
     let y = bn3(conv3(bn2(conv2(bn1(conv1(x), relu: true)), relu: true)))
     return (y + (downsample?(x) ?? x)).relu()
-  }
-
-  public func trace(_ input: Shape, path: String, _ visit: (LayerTrace) -> Void) throws(ShapeError) -> Shape {
-    var s = input
-    for (name, layer) in children where name != "downsample" {
-      s = try layer.trace(s, path: join(path, name), visit)
-      if name == "bn1" || name == "bn2" { s = try relu.trace(s, path: join(path, "relu"), visit) }
-    }
-    let shortcut = try downsample?.trace(input, path: join(path, "downsample"), visit) ?? input
-    guard shortcut == s else { throw ShapeError(path, expected: "shortcut \(shortcut) to match", got: s) }
-    return try relu.trace(s, path: join(path, "relu"), visit)
   }
 }

@@ -7,7 +7,6 @@ import EKDTensor
 /// sums their gradients with no split op.
 public final class Fire: CompositeLayer {
   public let squeeze: Conv2d, expand1x1: Conv2d, expand3x3: Conv2d
-  let relu = ReLU()
 
   public init(inputChannels: Int, squeeze s: Int, expand1x1 e1: Int, expand3x3 e3: Int, using rng: inout some RandomNumberGenerator) {
     squeeze = Conv2d(inputChannels: inputChannels, outputChannels: s, kernelSize: 1, using: &rng)
@@ -22,12 +21,5 @@ public final class Fire: CompositeLayer {
   public func callAsFunction(_ x: Variable) -> Variable {
     let s = squeeze(x).relu()
     return x.tape.concat([expand1x1(s).relu(), expand3x3(s).relu()])
-  }
-
-  public func trace(_ input: Shape, path: String, _ visit: (LayerTrace) -> Void) throws(ShapeError) -> Shape {
-    let s = try relu.trace(squeeze.trace(input, path: join(path, "squeeze"), visit), path: join(path, "squeeze_activation"), visit)
-    let a = try relu.trace(expand1x1.trace(s, path: join(path, "expand1x1"), visit), path: join(path, "expand1x1_activation"), visit)
-    let b = try relu.trace(expand3x3.trace(s, path: join(path, "expand3x3"), visit), path: join(path, "expand3x3_activation"), visit)
-    return [a[0], a[1] + b[1], a[2], a[3]]
   }
 }

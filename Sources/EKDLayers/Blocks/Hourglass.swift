@@ -22,25 +22,11 @@ public final class Hourglass: CompositeLayer {
   }
 
   public var children: [(name: String, layer: any Layer)] {
-    [("up1", up1), ("low1", low1), ("low2", low2), ("low3", low3)]
+    [("up1", up1), ("pool", pool), ("low1", low1), ("low2", low2), ("low3", low3), ("upsample", upsample)]
   }
 
   public func callAsFunction(_ x: Variable) -> Variable {
-    up1(x) + upsample(low3(low2(low1(pool(x)))))
-  }
-
-  public func trace(_ input: Shape, path: String, _ visit: (LayerTrace) -> Void) throws(ShapeError) -> Shape {
-    let k = 1 << depth
-    guard input.rank == 4, input[2] % k == 0, input[3] % k == 0 else {
-      throw ShapeError(path, expected: "[N, C, H, W] with H and W divisible by \(k)", got: input)
-    }
-    let up = try up1.trace(input, path: join(path, "up1"), visit)
-    var low = try pool.trace(input, path: join(path, "pool"), visit)
-    low = try low1.trace(low, path: join(path, "low1"), visit)
-    low = try low2.trace(low, path: join(path, "low2"), visit)
-    low = try low3.trace(low, path: join(path, "low3"), visit)
-    low = try upsample.trace(low, path: join(path, "upsample"), visit)
-    guard low == up else { throw ShapeError(path, expected: "branches to match \(up)", got: low) }
-    return up
+    guard fits(x, sidesDivisibleBy: 1 << depth) else { return x }
+    return up1(x) + upsample(low3(low2(low1(pool(x)))))
   }
 }

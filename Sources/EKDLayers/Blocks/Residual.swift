@@ -8,7 +8,6 @@ import EKDTensor
 public final class Residual: CompositeLayer {
   public let bn1: BatchNorm2d, conv1: Conv2d, bn2: BatchNorm2d, conv2: Conv2d, bn3: BatchNorm2d, conv3: Conv2d
   public let skip: Conv2d?
-  let relu = ReLU()
 
   public init(inputChannels: Int, outputChannels: Int, using rng: inout some RandomNumberGenerator) {
     let mid = max(outputChannels / 2, 1)
@@ -29,16 +28,5 @@ public final class Residual: CompositeLayer {
   public func callAsFunction(_ x: Variable) -> Variable {
     let y = conv3(bn3(conv2(bn2(conv1(bn1(x, relu: true)), relu: true)), relu: true))
     return y + (skip?(x) ?? x)
-  }
-
-  public func trace(_ input: Shape, path: String, _ visit: (LayerTrace) -> Void) throws(ShapeError) -> Shape {
-    var s = input
-    for (name, layer) in children where name != "skip" {
-      s = try layer.trace(s, path: join(path, name), visit)
-      if name.hasPrefix("bn") { s = try relu.trace(s, path: join(path, "relu"), visit) }
-    }
-    let shortcut = try skip?.trace(input, path: join(path, "skip"), visit) ?? input
-    guard shortcut == s else { throw ShapeError(path, expected: "skip \(shortcut) to match", got: s) }
-    return s
   }
 }

@@ -23,6 +23,9 @@ public final class Tape {
   /// In training mode, whether batch norm also updates its running statistics.
   /// Gradient checks turn this off so that probing a layer does not change it.
   public var updatesRunningStatistics = true
+  /// Set on a shape-only tape (EKDLayers' shape pass): layers report to it and
+  /// return placeholders instead of running their kernels. Nil otherwise.
+  public var observer: AnyObject?
 
   /// A backward function: `dy` is the gradient of the op's output; `dx[i]` is
   /// the gradient buffer of input i (to be accumulated into), or nil when that
