@@ -1,6 +1,7 @@
 #include "ekd_codecs.h"
 
 #include <setjmp.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,6 +192,11 @@ int ekd_inflate(const uint8_t *data, size_t size, size_t max_size, uint8_t **out
   size_t capacity = size * 4 + 64;
   if (capacity > max_size) capacity = max_size;
   uint8_t *buffer = malloc(capacity ? capacity : 1);
+  if (!buffer) {
+    inflateEnd(&s);
+    set_error(error, error_size, "out of memory");
+    return 1;
+  }
   size_t produced = 0;
   s.next_in = (Bytef *)data;
   s.avail_in = (uInt)size;
@@ -230,4 +236,65 @@ fail:
   inflateEnd(&s);
   free(buffer);
   return 1;
+}
+
+int ekd_inflate_into(const uint8_t *data, size_t size, uint8_t *out, size_t capacity, size_t *out_size, char *error,
+                     size_t error_size) {
+  // zlib counts in uInt (32 bits): feed the input and offer the output in chunks no larger.
+  const size_t chunk = UINT_MAX;
+  z_stream s;
+  memset(&s, 0, sizeof s);
+  *out_size = 0;
+  if (inflateInit(&s) != Z_OK) {
+    set_error(error, error_size, "zlib initialisation failed");
+    return 1;
+  }
+  size_t consumed = 0, produced = 0;
+  uint8_t spare;  // once `out` is full: one byte to learn whether the stream has more
+  int full = 0;
+  for (;;) {
+    if (s.avail_in == 0 && consumed < size) {
+      size_t n = size - consumed < chunk ? size - consumed : chunk;
+      s.next_in = (Bytef *)(data + consumed);
+      s.avail_in = (uInt)n;
+      consumed += n;
+    }
+    if (s.avail_out == 0) {
+      if (produced == capacity) {
+        full = 1;
+        s.next_out = &spare;
+        s.avail_out = 1;
+      } else {
+        size_t n = capacity - produced < chunk ? capacity - produced : chunk;
+        s.next_out = out + produced;
+        s.avail_out = (uInt)n;
+      }
+    }
+    uInt in_before = s.avail_in, out_before = s.avail_out;
+    int status = inflate(&s, Z_NO_FLUSH);
+    size_t wrote = out_before - s.avail_out;
+    if (full && wrote > 0) {
+      inflateEnd(&s);
+      *out_size = produced;
+      return 2;
+    }
+    produced += wrote;
+    if (status == Z_STREAM_END) break;
+    if (status == Z_OK) continue;
+    if (status == Z_BUF_ERROR && s.avail_in == 0 && consumed == size) {
+      set_error(error, error_size, "truncated zlib stream");
+    } else if (status == Z_BUF_ERROR && (s.avail_in != in_before || s.avail_out != out_before || s.avail_out == 0)) {
+      continue;  // progress was made, or only output room is missing: go on
+    } else if (status == Z_MEM_ERROR) {
+      set_error(error, error_size, "out of memory");
+    } else {
+      set_error(error, error_size, s.msg ? s.msg : "corrupt zlib stream");
+    }
+    inflateEnd(&s);
+    *out_size = produced;
+    return 1;
+  }
+  inflateEnd(&s);
+  *out_size = produced;
+  return 0;
 }

@@ -15,8 +15,8 @@ public struct Image: Equatable, Sendable {
   }
 
   /// Refuses images above this many pixels before allocating (a corrupt header
-  /// must not make us allocate gigabytes).
-  public static let maximumPixels = 64 << 20
+  /// must not make us allocate gigabytes); the value lives in `DatasetLimits`.
+  public static let maximumPixels = DatasetLimits.imagePixels
 
   /// Decodes PNG or JPEG bytes through libpng / libjpeg-turbo.
   public init(decoding data: Data, channels: Int = 3, path: String) throws(DatasetError) {

@@ -43,6 +43,50 @@ func arrayOf(_ v: PickleValue?, _ shape: [Int], _ what: String, _ path: String) 
   return values
 }
 
+// MARK: - Label checks
+
+/// Refuses a sample's labels when later arithmetic cannot survive them, so the
+/// error names the file and the sample instead of surfacing as a trap or a NaN
+/// far away: `Sample` divides by z, and cropping turns pixel positions into
+/// `Int`s, which traps on an infinity or anything beyond ±2⁶³.
+///
+/// Every reader calls this on the labels it is about to hand out (before any
+/// mirroring): joints must be finite, in front of the camera and within
+/// `DatasetLimits.jointMillimetres`; pixel positions — `uv` when the file gives
+/// them, else the joints projected through `intrinsics` — within
+/// `DatasetLimits.pixelCoordinate`; intrinsics finite with positive focal lengths.
+func checkLabels(xyz: [Vector3<Double>], uv: [SIMD2<Double>]? = nil, intrinsics k: [Double]?, file: String,
+                 intrinsicsFile: String? = nil, sample: String) throws(DatasetError) {
+  func joint(_ j: Int) -> String { j < HandSkeleton.jointNames.count ? HandSkeleton.jointNames[j] : "joint \(j)" }
+  if let k {
+    guard k.count == 9, k.allSatisfy({ $0.isFinite }), k[0] > 0, k[4] > 0 else {
+      throw .malformed(intrinsicsFile ?? file, "\(sample): intrinsics must be 9 finite numbers with positive fx and fy, got \(k)")
+    }
+  }
+  let far = DatasetLimits.jointMillimetres
+  for (j, p) in xyz.enumerated() {
+    guard p.x.isFinite, p.y.isFinite, p.z.isFinite else {
+      throw .malformed(file, "\(sample): \(joint(j)) is not finite: (\(p.x), \(p.y), \(p.z)) mm")
+    }
+    guard p.z > 0 else { throw .malformed(file, "\(sample): \(joint(j)) is at or behind the camera: z = \(p.z) mm") }
+    guard abs(p.x) <= far, abs(p.y) <= far, p.z <= far else {
+      throw .malformed(file, "\(sample): \(joint(j)) at (\(p.x), \(p.y), \(p.z)) mm is over \(Int(far)) mm from the camera")
+    }
+  }
+  var pixels = uv ?? []
+  if uv == nil, let k {
+    let camera = Intrinsics(matrix: k)
+    pixels = xyz.map { p in
+      let q = camera.project(p)
+      return SIMD2(q.u, q.v)
+    }
+  }
+  let edge = DatasetLimits.pixelCoordinate
+  for (j, q) in pixels.enumerated() where !(abs(q.x) <= edge && abs(q.y) <= edge) {
+    throw .malformed(file, "\(sample): \(joint(j)) lies at pixel (\(q.x), \(q.y)), beyond ±\(Int(edge))")
+  }
+}
+
 // MARK: - RHD
 
 /// RHD (Zimmermann & Brox 2017): `training|evaluation/anno_*.pickle` + `color/%05d.png` + `mask/%05d.png`.
@@ -53,7 +97,8 @@ func arrayOf(_ v: PickleValue?, _ shape: [Int], _ what: String, _ path: String) 
 public struct RHDReader: SampleSource {
   public let root: String, split: Split
   let set: String
-  let annotations: PickleValue
+  /// Each sample's annotation dict by id: hashed once here, not searched once per sample.
+  let entries: [Int: PickleValue]
   let ids: [Int]
 
   public init(root: String, split: Split) throws(DatasetError) {
@@ -61,14 +106,19 @@ public struct RHDReader: SampleSource {
     (self.root, self.split) = (base, split)
     set = split == .test ? "evaluation" : "training"
     let path = "\(base)/\(set)/anno_\(set).pickle"
-    annotations = try PickleReader.read(contentsOf: path)
+    let annotations = try PickleReader.read(contentsOf: path)
     guard case .dict(let pairs) = annotations else { throw .malformed(path, "expected a dict of samples") }
-    var keys: [Int] = []
+    guard pairs.count <= DatasetLimits.rhdSamples else {
+      throw .malformed(path, "\(pairs.count) samples, more than the \(DatasetLimits.rhdSamples) an RHD split may have")
+    }
+    var entries: [Int: PickleValue] = [:]
+    entries.reserveCapacity(pairs.count)
     for p in pairs {
       guard case .int(let k) = p.key else { throw .malformed(path, "sample keys must be integers") }
-      keys.append(k)
+      entries[k] = p.value
     }
-    ids = carve(keys.sorted(), split)
+    self.entries = entries
+    ids = carve(entries.keys.sorted(), split)
   }
 
   public var name: String { "rhd/\(split.rawValue)" }
@@ -77,7 +127,7 @@ public struct RHDReader: SampleSource {
   public func sample(_ index: Int) throws(DatasetError) -> Sample {
     let id = ids[index]
     let path = "\(root)/\(set)/anno_\(set).pickle"
-    guard let entry = annotations[id] else { throw .malformed(path, "no sample \(id)") }
+    guard let entry = entries[id] else { throw .malformed(path, "no sample \(id)") }
     let xyz = try arrayOf(entry["xyz"], [42, 3], "sample \(id) 'xyz'", path)
     let uvVis = try arrayOf(entry["uv_vis"], [42, 3], "sample \(id) 'uv_vis'", path)
     let k = try arrayOf(entry["K"], [3, 3], "sample \(id) 'K'", path)
@@ -95,7 +145,9 @@ public struct RHDReader: SampleSource {
     let joints = (0..<21).map { Vector3(1000 * xyz[3 * ($0 + offset)], 1000 * xyz[3 * ($0 + offset) + 1], 1000 * xyz[3 * ($0 + offset) + 2]) }
     let uv = (0..<21).map { SIMD2(uvVis[3 * ($0 + offset)], uvVis[3 * ($0 + offset) + 1]) }
     let vis = (0..<21).map { uvVis[3 * ($0 + offset) + 2] == 1 }
-    return Sample(image: image, intrinsics: k, xyz: JointMaps.gather(joints, JointMaps.rhd), uv: JointMaps.gather(uv, JointMaps.rhd),
+    let xyzCanonical = JointMaps.gather(joints, JointMaps.rhd), uvCanonical = JointMaps.gather(uv, JointMaps.rhd)
+    try checkLabels(xyz: xyzCanonical, uv: uvCanonical, intrinsics: k, file: path, sample: "sample \(id)")
+    return Sample(image: image, intrinsics: k, xyz: xyzCanonical, uv: uvCanonical,
                   visible: JointMaps.gather(vis, JointMaps.rhd), hand: left ? .left : .right, source: "\(set)/color/\(name)").asRightHand()
   }
 }
@@ -124,14 +176,19 @@ public struct STBReader: SampleSource {
     var labels: [String: MATArray] = [:]
     var frames: [(String, Int)] = []
     for seq in sequences {
-      let path = "\(root)/labels/\(seq)_SK.mat"
+      let path = Self.labelPath(root, seq)
       guard FileManager.default.fileExists(atPath: path) else { continue }
       guard let hand = try MATFile.read(contentsOf: path)["handPara"] else { throw .malformed(path, "no variable 'handPara'") }
-      guard hand.dimensions.count >= 2, hand.dimensions[0] == 3, hand.dimensions[1] == 21 else {
-        throw .malformed(path, "handPara must be 3 × 21 × frames, got \(hand.dimensions)")
+      // MATLAB drops trailing singleton dimensions: [3, 21] is one frame, and any past the third must be 1.
+      let d = hand.dimensions
+      let n = d.count > 2 ? d[2] : 1
+      guard d.count >= 2, d[0] == 3, d[1] == 21, d.dropFirst(3).allSatisfy({ $0 == 1 }), hand.values.count == 3 * 21 * n else {
+        throw .malformed(path, "handPara must be 3 × 21 × frames, got \(d)")
+      }
+      guard n <= DatasetLimits.stbFramesPerSequence else {
+        throw .malformed(path, "handPara has \(n) frames, more than the \(DatasetLimits.stbFramesPerSequence) a sequence may have")
       }
       labels[seq] = hand
-      let n = hand.dimensions.count > 2 ? hand.dimensions[2] : 1
       frames += split == .test ? (0..<n).map { (seq, $0) } : carve((0..<n).map { (seq, $0) }, split)
     }
     guard !frames.isEmpty else { throw .missingFile("\(root)/labels/<sequence>_SK.mat") }
@@ -142,9 +199,12 @@ public struct STBReader: SampleSource {
   public var name: String { "stb/\(split.rawValue)" }
   public var count: Int { frames.count }
 
-  public func pose(_ index: Int) throws(DatasetError) -> [Vector3<Double>] { Mirroring.mirror(points: joints(index)) }
+  static func labelPath(_ root: String, _ sequence: String) -> String { "\(root)/labels/\(sequence)_SK.mat" }
 
-  func joints(_ index: Int) -> [Vector3<Double>] {
+  public func pose(_ index: Int) throws(DatasetError) -> [Vector3<Double>] { Mirroring.mirror(points: try joints(index)) }
+
+  /// Frame `index` in the colour camera, canonical order, as a left hand; refused when unusable (`checkLabels`).
+  func joints(_ index: Int) throws(DatasetError) -> [Vector3<Double>] {
     let (seq, f) = frames[index]
     let m = labels[seq]!
     let depth = (0..<21).map { j in Vector3(m[0, j, f], m[1, j, f], m[2, j, f]) }
@@ -153,14 +213,17 @@ public struct STBReader: SampleSource {
       let d = [p.x - t[0], p.y - t[1], p.z - t[2]]
       return Vector3(r[0] * d[0] + r[3] * d[1] + r[6] * d[2], r[1] * d[0] + r[4] * d[1] + r[7] * d[2], r[2] * d[0] + r[5] * d[1] + r[8] * d[2])
     }
-    return JointMaps.palmToWrist(JointMaps.gather(colour, JointMaps.stb))
+    let xyz = JointMaps.palmToWrist(JointMaps.gather(colour, JointMaps.stb))
+    try checkLabels(xyz: xyz, intrinsics: Self.colourIntrinsics, file: Self.labelPath(root, seq), sample: "frame \(f)")
+    return xyz
   }
 
   public func sample(_ index: Int) throws(DatasetError) -> Sample {
     let (seq, f) = frames[index]
+    let xyz = try joints(index)
     var path = "\(root)/images/\(seq)/SK_color_\(f).png"
     if !FileManager.default.fileExists(atPath: path) { path = "\(root)/\(seq)/SK_color_\(f).png" }
-    return Sample(image: try Image(contentsOf: path), intrinsics: Self.colourIntrinsics, xyz: joints(index), hand: .left, source: path).asRightHand()
+    return Sample(image: try Image(contentsOf: path), intrinsics: Self.colourIntrinsics, xyz: xyz, hand: .left, source: path).asRightHand()
   }
 }
 
@@ -240,18 +303,22 @@ public struct LMReader: SampleSource {
 
   public func pose(_ index: Int) throws(DatasetError) -> [Vector3<Double>] {
     let (seq, f, cam) = items[index]
-    let leap = try Self.readJoints("\(root)/annotated_frames/data_\(seq)/\(f)_joints.txt")
+    let file = "\(root)/annotated_frames/data_\(seq)/\(f)_joints.txt"
+    let leap = try Self.readJoints(file)
     let (r, t) = extrinsics["\(seq)/\(cam)"]!
     let camera = leap.map { p in
       Vector3(r[0] * p.x + r[1] * p.y + r[2] * p.z + t[0], r[3] * p.x + r[4] * p.y + r[5] * p.z + t[1], r[6] * p.x + r[7] * p.y + r[8] * p.z + t[2])
     }
-    return JointMaps.palmToWrist(JointMaps.gather(camera, JointMaps.lm))
+    let xyz = JointMaps.palmToWrist(JointMaps.gather(camera, JointMaps.lm))
+    try checkLabels(xyz: xyz, intrinsics: Self.intrinsics, file: file, sample: "webcam \(cam)")
+    return xyz
   }
 
   public func sample(_ index: Int) throws(DatasetError) -> Sample {
     let (seq, f, cam) = items[index]
     let path = "\(root)/annotated_frames/data_\(seq)/\(f)_webcam_\(cam).jpg"
-    return Sample(image: try Image(contentsOf: path), intrinsics: Self.intrinsics, xyz: try pose(index), hand: .right, source: path)
+    let xyz = try pose(index)
+    return Sample(image: try Image(contentsOf: path), intrinsics: Self.intrinsics, xyz: xyz, hand: .right, source: path)
   }
 }
 
@@ -281,6 +348,9 @@ public struct FreiHANDReader: SampleSource {
     let k = try load("K"), xyz = try load("xyz")
     let kPath = "\(root)/\(set)_K.json", xPath = "\(root)/\(set)_xyz.json"
     guard k.count == xyz.count else { throw .malformed(xPath, "\(xyz.count) poses for \(k.count) intrinsics in \(kPath)") }
+    guard k.count <= DatasetLimits.freihandSamples else {
+      throw .malformed(xPath, "\(k.count) entries, more than the \(DatasetLimits.freihandSamples) a FreiHAND set may have")
+    }
     for (i, m) in k.enumerated() where m.count != 3 || m.contains(where: { $0.count != 3 }) { throw .malformed(kPath, "entry \(i) is not 3×3") }
     for (i, p) in xyz.enumerated() where p.count != 21 || p.contains(where: { $0.count != 3 }) { throw .malformed(xPath, "entry \(i) is not 21×3") }
     ks = k.map { $0.flatMap { $0 } }
@@ -290,11 +360,17 @@ public struct FreiHANDReader: SampleSource {
 
   public var name: String { "freihand/\(split.rawValue)" }
   public var count: Int { ids.count }
-  public func pose(_ index: Int) throws(DatasetError) -> [Vector3<Double>] { xyzs[ids[index]] }
+  public func pose(_ index: Int) throws(DatasetError) -> [Vector3<Double>] {
+    let id = ids[index]
+    try checkLabels(xyz: xyzs[id], intrinsics: ks[id], file: "\(root)/\(set)_xyz.json", intrinsicsFile: "\(root)/\(set)_K.json",
+                    sample: "entry \(id)")
+    return xyzs[id]
+  }
 
   public func sample(_ index: Int) throws(DatasetError) -> Sample {
     let id = ids[index]
+    let xyz = try pose(index)
     let path = String(format: "%@/%@/rgb/%08d.jpg", root, set, id)
-    return Sample(image: try Image(contentsOf: path), intrinsics: ks[id], xyz: xyzs[id], hand: .right, source: path)
+    return Sample(image: try Image(contentsOf: path), intrinsics: ks[id], xyz: xyz, hand: .right, source: path)
   }
 }

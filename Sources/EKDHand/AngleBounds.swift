@@ -23,26 +23,49 @@ public struct AngleBounds: Equatable, Sendable {
   }
 
   /// Min and max of each f over `poses`.
-  public init<T>(poses: [[Vector3<T>]], dataset: String) {
+  ///
+  /// Throws instead of inventing bounds: zero poses bound nothing, and a
+  /// non-finite f (a degenerate or corrupt label) would make its bound meaningless.
+  public init<T>(poses: [[Vector3<T>]], dataset: String) throws(AngleBoundsError) {
+    guard !poses.isEmpty else { throw AngleBoundsError(dataset, "no poses to compute angle bounds from") }
     var lo = [Double](repeating: .infinity, count: HandSkeleton.angleCount)
     var hi = [Double](repeating: -.infinity, count: HandSkeleton.angleCount)
-    for pose in poses {
+    for (n, pose) in poses.enumerated() {
       for (i, f) in JointAngles.values(pose).enumerated() {
-        lo[i] = min(lo[i], Double(f))
-        hi[i] = max(hi[i], Double(f))
+        let v = Double(f)
+        guard v.isFinite else { throw AngleBoundsError(dataset, "pose \(n): \(HandSkeleton.angleNames[i]) is not finite") }
+        lo[i] = min(lo[i], v)
+        hi[i] = max(hi[i], v)
       }
     }
-    if poses.isEmpty { (lo, hi) = ([Double](repeating: -1, count: 20), [Double](repeating: 1, count: 20)) }
     self.init(lower: lo, upper: hi, dataset: dataset, sampleCount: poses.count)
   }
 
   /// For each of the 20 values: does it lie outside [lower, upper]?
+  ///
+  /// A non-finite value always does: NaN compares false with everything, so
+  /// without the explicit test a broken prediction would count as valid in
+  /// V.F. and in w.
   public func violations<T: BinaryFloatingPoint>(_ f: [T]) -> [Bool] {
-    zip(f.indices, f).map { i, v in Double(v) < lower[i] || Double(v) > upper[i] }
+    zip(f.indices, f).map { i, v -> Bool in
+      let x = Double(v)
+      return !x.isFinite || x < lower[i] || x > upper[i]
+    }
   }
 
   /// A pose is invalid (w = 1) when at least one of its 20 values is out of bounds.
   public func isInvalid<T: BinaryFloatingPoint>(_ f: [T]) -> Bool { violations(f).contains(true) }
+}
+
+/// Bounds that cannot be computed from poses, naming the dataset and the problem.
+public struct AngleBoundsError: Error, CustomStringConvertible, Equatable {
+  public var dataset: String
+  public var problem: String
+  public init(_ dataset: String, _ problem: String) {
+    self.dataset = dataset
+    self.problem = problem
+  }
+  public var description: String { "\(dataset): \(problem)" }
 }
 
 // MARK: - The bounds file

@@ -70,7 +70,7 @@ import _EKDTestSupport
   @Test func boundsComeFromPosesAndRoundTripThroughJSON() throws {
     var rng = SeededRandom(seed: 2)
     let poses = (0..<200).map { _ in Poses.random(&rng) }
-    let bounds = AngleBounds(poses: poses, dataset: "unit-test")
+    let bounds = try AngleBounds(poses: poses, dataset: "unit-test")
     #expect(bounds.sampleCount == 200)
     for pose in poses { #expect(!bounds.isInvalid(JointAngles.values(pose))) }
     for i in 0..<20 {

@@ -31,6 +31,15 @@ int ekd_write_jpeg(const char *path, const uint8_t *pixels, int width, int heigh
 int ekd_inflate(const uint8_t *data, size_t size, size_t max_size, uint8_t **out, size_t *out_size,
                 char *error, size_t error_size);
 
+/// Inflates a zlib stream into the caller's buffer `out` of `capacity` bytes,
+/// so that a caller who knows the inflated size allocates it once and copies
+/// nothing. Sets *out_size to the bytes written. Returns 0 when the stream
+/// ended within `capacity`, 2 when it holds more than `capacity` bytes (the
+/// first `capacity` are in `out`), and 1 on a corrupt or truncated stream or
+/// when out of memory (with a message in `error`).
+int ekd_inflate_into(const uint8_t *data, size_t size, uint8_t *out, size_t capacity, size_t *out_size,
+                     char *error, size_t error_size);
+
 void ekd_free(void *p);
 
 #endif

@@ -46,26 +46,30 @@ public enum MATFile {
     case (0x4D, 0x49): little = false
     default: throw .malformed(path, "MAT: bad endian indicator")
     }
-    var parser = Parser(bytes: bytes, little: little, path: path)
+    var parser = Parser(bytes: bytes[...], little: little, path: path)
     parser.pos = 128
     var out: [String: MATArray] = [:]
+    var inflated = 0
     while parser.pos + 8 <= bytes.count {
-      if let a = try parser.element(depth: 0) { out[a.name] = a }
+      if let a = try parser.element(depth: 0, inflated: &inflated) { out[a.name] = a }
     }
     return out
   }
 
   struct Parser {
-    let bytes: [UInt8], little: Bool, path: String
+    /// The bytes parsed; `pos` (and every offset in a message) counts from their start.
+    let bytes: ArraySlice<UInt8>, little: Bool, path: String
     var pos = 0
 
     func fail(_ why: String) -> DatasetError { .malformed(path, "MAT: \(why) at byte \(pos)") }
 
     mutating func u32() throws(DatasetError) -> Int {
       guard pos + 4 <= bytes.count else { throw fail("truncated") }
-      let b = bytes[pos..<(pos + 4)].map { UInt32($0) }
+      let i = bytes.startIndex + pos
+      let b0 = UInt32(bytes[i]), b1 = UInt32(bytes[i + 1]), b2 = UInt32(bytes[i + 2]), b3 = UInt32(bytes[i + 3])
       pos += 4
-      return Int(little ? b[0] | b[1] << 8 | b[2] << 16 | b[3] << 24 : b[3] | b[2] << 8 | b[1] << 16 | b[0] << 24)
+      let word: UInt32 = little ? b0 | b1 << 8 | b2 << 16 | b3 << 24 : b3 | b2 << 8 | b1 << 16 | b0 << 24
+      return Int(word)
     }
 
     /// Reads a tag: (type, byte count, is small element).
@@ -75,40 +79,78 @@ public enum MATFile {
       return (first, try u32(), false)
     }
 
+    /// The next `n` bytes, without copying them, then skips the element's padding.
     mutating func body(_ n: Int, small: Bool) throws(DatasetError) -> ArraySlice<UInt8> {
       let room = small ? 4 : n
       guard n >= 0, n <= room, pos + room <= bytes.count else { throw fail("element of \(n) bytes runs past the end") }
-      let s = bytes[pos..<(pos + n)]
+      let start = bytes.startIndex + pos
+      let s = bytes[start..<(start + n)]
       pos += small ? 4 : (n + 7) & ~7
       return s
     }
 
     /// One top-level or nested element; returns the array of a miMATRIX.
-    mutating func element(depth: Int) throws(DatasetError) -> MATArray? {
-      guard depth < 4 else { throw fail("nesting too deep") }
+    /// `inflated` counts the bytes decompressed so far from the file.
+    mutating func element(depth: Int, inflated: inout Int) throws(DatasetError) -> MATArray? {
+      guard depth < DatasetLimits.matNesting else { throw fail("nesting too deep") }
       let (type, n, small) = try tag()
       switch type {
       case 15:  // miCOMPRESSED
-        let z = Array(try body(n, small: small))
-        var out: UnsafeMutablePointer<UInt8>?
-        var outSize = 0
-        var message = [CChar](repeating: 0, count: 128)
-        // A bound for the inflated size: generous (1 GiB) but finite.
-        guard ekd_inflate(z, z.count, 1 << 30, &out, &outSize, &message, 128) == 0, let out else {
-          throw fail("miCOMPRESSED: " + String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
-        }
-        defer { ekd_free(out) }
-        var inner = Parser(bytes: Array(UnsafeBufferPointer(start: out, count: outSize)), little: little, path: path)
-        return try inner.element(depth: depth + 1)
-      case 14: return try matrix(Array(try body(n, small: small)))
+        let z = try body(n, small: small)
+        let data = try inflate(z, inflated: &inflated)
+        var inner = Parser(bytes: data[...], little: little, path: path)
+        return try inner.element(depth: depth + 1, inflated: &inflated)
+      case 14: return try matrix(try body(n, small: small))
       default:
         _ = try body(n, small: small)  // something else at top level: skip it
         return nil
       }
     }
 
+    /// A miCOMPRESSED element's zlib stream `z`, inflated into one array of the size its inner tag declares.
+    ///
+    /// The first 8 inflated bytes are that tag. Its size is checked before
+    /// anything is allocated — against what deflate can expand `z` to, and
+    /// against the file's budget (`DatasetLimits.matInflatedBytes`) — and a
+    /// stream that inflates past it is refused rather than silently cut.
+    func inflate(_ z: ArraySlice<UInt8>, inflated: inout Int) throws(DatasetError) -> [UInt8] {
+      var head = [UInt8](repeating: 0, count: 8)
+      let first = Self.inflateInto(z, out: &head, capacity: 8)
+      guard first.status != 1 else { throw fail("miCOMPRESSED: " + first.message) }
+      guard first.count >= 4 else { throw fail("miCOMPRESSED: inflates to only \(first.count) bytes") }
+      var tagParser = Parser(bytes: head[..<first.count], little: little, path: path)
+      let (_, n, small) = try tagParser.tag()
+      let declared = small ? 8 : 8 + n
+      let capacity = small ? 8 : 8 + ((n + 7) & ~7)
+      let (most, overflow) = z.count.multipliedReportingOverflow(by: DatasetLimits.deflateRatio)
+      guard overflow || capacity <= most + 8 else {
+        throw fail("miCOMPRESSED: \(z.count) compressed bytes cannot inflate to the \(declared) its tag declares")
+      }
+      guard capacity <= DatasetLimits.matInflatedBytes - inflated else {
+        throw fail("miCOMPRESSED: inflating \(declared) more bytes passes the \(DatasetLimits.matInflatedBytes >> 20) MiB a label file may hold")
+      }
+      inflated += capacity
+      var status: Int32 = 1
+      var message = ""
+      let data = [UInt8](unsafeUninitializedCapacity: capacity) { buffer, initialized in
+        let r = Self.inflateInto(z, out: buffer.baseAddress, capacity: capacity)
+        (status, message, initialized) = (r.status, r.message, r.count)
+      }
+      guard status != 1 else { throw fail("miCOMPRESSED: " + message) }
+      guard status == 0 else { throw fail("miCOMPRESSED: inflates past the \(declared) bytes its tag declares") }
+      return data
+    }
+
+    /// `ekd_inflate_into` on `z`: its status (0 ended, 2 more remains, 1 error), the bytes written, the message.
+    static func inflateInto(_ z: ArraySlice<UInt8>, out: UnsafeMutablePointer<UInt8>?, capacity: Int) -> (status: Int32, count: Int, message: String) {
+      var produced = 0
+      var message = [CChar](repeating: 0, count: 128)
+      let status = z.withUnsafeBufferPointer { zp in ekd_inflate_into(zp.baseAddress, zp.count, out, capacity, &produced, &message, 128) }
+      return (status, produced, String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+
     /// miMATRIX contents: flags, dimensions, name, real part.
-    func matrix(_ content: [UInt8]) throws(DatasetError) -> MATArray {
+    func matrix(_ content: ArraySlice<UInt8>) throws(DatasetError) -> MATArray {
       var p = Parser(bytes: content, little: little, path: path)
       let (ft, fn, fs) = try p.tag()
       guard ft == 6, fn == 8 else { throw p.fail("array flags missing") }
@@ -120,13 +162,14 @@ public enum MATFile {
       guard word & 0x0800 == 0 else { throw p.fail("complex arrays are not supported") }
       let (dt, dn, ds) = try p.tag()
       guard dt == 5, dn % 4 == 0 else { throw p.fail("dimensions missing") }
-      var dp = Parser(bytes: Array(try p.body(dn, small: ds)), little: little, path: path)
+      var dp = Parser(bytes: try p.body(dn, small: ds), little: little, path: path)
       var dims: [Int] = []
       var count = 1
       for _ in 0..<(dn / 4) {
         let d = try dp.u32()
         let (c, o) = count.multipliedReportingOverflow(by: d)
         guard !o, c <= content.count else { throw p.fail("dimensions exceed the data") }
+        guard c <= DatasetLimits.matElements else { throw p.fail("more than \(DatasetLimits.matElements) values in one array") }
         dims.append(d)
         count = c
       }
@@ -134,14 +177,15 @@ public enum MATFile {
       guard nt == 1 else { throw p.fail("array name missing") }
       let name = String(decoding: try p.body(nn, small: ns), as: UTF8.self)
       let (vt, vn, vs) = try p.tag()
-      let raw = Array(try p.body(vn, small: vs))
+      let raw = try p.body(vn, small: vs)
       let sizes = [1: 1, 2: 1, 3: 2, 4: 2, 5: 4, 6: 4, 7: 4, 9: 8, 12: 8, 13: 8]
       guard let size = sizes[vt] else { throw p.fail("data type \(vt) is not numeric") }
       guard raw.count == count * size else { throw p.fail("'\(name)' has \(raw.count) data bytes, \(dims) of type \(vt) needs \(count * size)") }
+      let base = raw.startIndex
       var values = [Double](repeating: 0, count: count)
       for i in 0..<count {
         var v: UInt64 = 0
-        for k in 0..<size { v |= UInt64(raw[i * size + (little ? k : size - 1 - k)]) << (8 * UInt64(k)) }
+        for k in 0..<size { v |= UInt64(raw[base + i * size + (little ? k : size - 1 - k)]) << (8 * UInt64(k)) }
         switch vt {
         case 9: values[i] = Double(bitPattern: v)
         case 7: values[i] = Double(Float(bitPattern: UInt32(v)))

@@ -20,7 +20,8 @@ public indirect enum PickleValue: Equatable, Sendable {
     public var value: PickleValue
   }
 
-  /// The value under `key` of a dict.
+  /// The value under `key` of a dict: a linear search, meant for a sample's few
+  /// fields (a reader that looks up many keys indexes the pairs once, as `RHDReader` does).
   public subscript(key: PickleValue) -> PickleValue? {
     guard case .dict(let pairs) = self else { return nil }
     return pairs.first { $0.key == key }?.value
@@ -42,15 +43,39 @@ public indirect enum PickleValue: Equatable, Sendable {
 /// bytes in protocol 2). Each is interpreted by this reader, never called.
 /// Any other global or opcode is an error naming the file and the offset.
 /// Sizes are checked against the bytes that remain, so a corrupt length
-/// cannot make it allocate more than the file could hold.
+/// cannot make it allocate more than the file could hold. Nesting, container
+/// sizes and decoded bytes are bounded by `DatasetLimits`, so memo references
+/// repeated many times cannot multiply memory either, and releasing the result
+/// (a recursive enum) cannot overflow the stack.
 public struct PickleReader {
   let bytes: [UInt8]
   let path: String
   var pos = 0
 
+  /// A dict key, hashed so that building a dict takes time linear in its size.
+  /// The datasets' keys are sample ids and field names; other keys are refused.
+  enum Key: Hashable {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case float(Double)
+    case string(String)
+    case bytes([UInt8])
+  }
+
+  /// A dict under construction: its pairs in insertion order (as `.dict` keeps
+  /// them) and where each key sits, so a repeated key replaces its value in place.
+  struct DictBuilder {
+    var pairs: [PickleValue.Pair] = []
+    var slots: [Key: Int] = [:]
+    var depth = 1
+  }
+
   /// Objects under construction that only this reader knows.
   enum Item {
-    case value(PickleValue)
+    /// A finished value and how deeply containers nest in it (0 for a scalar or an array).
+    case value(PickleValue, depth: Int)
+    case dict(DictBuilder)
     case mark
     case global(String)
     case arrayStub  // _reconstruct(ndarray, (0,), b'b'), before BUILD
@@ -59,6 +84,8 @@ public struct PickleReader {
 
   var stack: [Item] = []
   var memo: [Int: Item] = [:]
+  /// Bytes decoded so far into arrays and re-encoded strings, against `DatasetLimits.pickleDecodedBytes`.
+  var decodedBytes = 0
 
   public static func read(_ data: Data, path: String) throws(DatasetError) -> PickleValue {
     var r = PickleReader(bytes: [UInt8](data), path: path)
@@ -105,10 +132,21 @@ public struct PickleReader {
     return top
   }
 
-  mutating func popValue() throws(DatasetError) -> PickleValue {
-    guard case .value(let v) = try pop() else { throw fail("expected a value") }
-    return v
+  /// A finished value and its nesting depth; nil for the reader's own objects.
+  static func plain(_ item: Item) -> (value: PickleValue, depth: Int)? {
+    switch item {
+    case .value(let v, let depth): return (v, depth)
+    case .dict(let b): return (.dict(b.pairs), b.depth)
+    default: return nil
+    }
   }
+
+  mutating func popPlain() throws(DatasetError) -> (value: PickleValue, depth: Int) {
+    guard let p = Self.plain(try pop()) else { throw fail("expected a value") }
+    return p
+  }
+
+  mutating func popValue() throws(DatasetError) -> PickleValue { try popPlain().value }
 
   /// Pops everything above the topmost MARK.
   mutating func popMark() throws(DatasetError) -> [Item] {
@@ -118,16 +156,36 @@ public struct PickleReader {
     return items
   }
 
-  func values(_ items: [Item]) throws(DatasetError) -> [PickleValue] {
+  /// The values of a container's items, and the depth of a container holding them.
+  func values(_ items: [Item]) throws(DatasetError) -> (values: [PickleValue], depth: Int) {
     var out: [PickleValue] = []
+    out.reserveCapacity(items.count)
+    var depth = 0
     for item in items {
-      guard case .value(let v) = item else { throw fail("expected plain values in a container") }
+      guard let (v, d) = Self.plain(item) else { throw fail("expected plain values in a container") }
       out.append(v)
+      depth = max(depth, d)
     }
-    return out
+    return (out, depth + 1)
   }
 
-  mutating func push(_ v: PickleValue) { stack.append(.value(v)) }
+  /// Refuses a container deeper or larger than the datasets need (`DatasetLimits`).
+  func checkContainer(count: Int, depth: Int) throws(DatasetError) {
+    guard depth <= DatasetLimits.pickleNesting else { throw fail("values nest deeper than \(DatasetLimits.pickleNesting) levels") }
+    guard count <= DatasetLimits.pickleContainerItems else {
+      throw fail("a container holds more than \(DatasetLimits.pickleContainerItems) items")
+    }
+  }
+
+  /// Counts `n` more decoded bytes against the file's budget, before they are allocated.
+  mutating func spend(_ n: Int) throws(DatasetError) {
+    decodedBytes += n
+    guard decodedBytes <= DatasetLimits.pickleDecodedBytes else {
+      throw fail("decodes to more than \(DatasetLimits.pickleDecodedBytes >> 20) MiB")
+    }
+  }
+
+  mutating func push(_ v: PickleValue, depth: Int = 0) { stack.append(.value(v, depth: depth)) }
 
   mutating func run() throws(DatasetError) -> PickleValue {
     while true {
@@ -136,8 +194,8 @@ public struct PickleReader {
       case 0x80: _ = try byte()  // PROTO
       case 0x95: _ = try take(8)  // FRAME (length: informational)
       case 0x2E:  // STOP
-        guard case .value(let v) = try pop() else { throw fail("result is not a value") }
-        return v
+        guard let result = Self.plain(try pop()) else { throw fail("result is not a value") }
+        return result.value
       case 0x28: stack.append(.mark)  // MARK
       case 0x4E: push(.none)  // NONE
       case 0x88: push(.bool(true))
@@ -183,7 +241,7 @@ public struct PickleReader {
       case 0x42, 0x43, 0x8E, 0x96:  // BINBYTES, SHORT_BINBYTES, BINBYTES8, BYTEARRAY8
         let n = op == 0x43 ? try uint(1) : op == 0x42 ? try uint(4) : try uint(8)
         push(.bytes(Array(try take(n))))
-      case 0x29: push(.tuple([]))  // EMPTY_TUPLE
+      case 0x29: push(.tuple([]), depth: 1)  // EMPTY_TUPLE
       case 0x85, 0x86, 0x87:  // TUPLE1-3
         let n = Int(op - 0x84)
         guard stack.count >= n else { throw fail("stack underflow") }
@@ -191,23 +249,30 @@ public struct PickleReader {
         stack.removeLast(n)
         stack.append(try tuple(items))
       case 0x74: stack.append(try tuple(try popMark()))  // TUPLE
-      case 0x5D: push(.list([]))  // EMPTY_LIST
-      case 0x6C: push(.list(try values(try popMark())))  // LIST
+      case 0x5D: push(.list([]), depth: 1)  // EMPTY_LIST
+      case 0x6C:  // LIST
+        let (vs, depth) = try values(try popMark())
+        try checkContainer(count: vs.count, depth: depth)
+        push(.list(vs), depth: depth)
       case 0x61:  // APPEND
-        let v = try popValue()
-        try modifyTop { if case .list(var l) = $0 { l.append(v); $0 = .list(l); return true } else { return false } }
+        let (v, depth) = try popPlain()
+        try append([v], depth: depth + 1)
       case 0x65:  // APPENDS
-        let vs = try values(try popMark())
-        try modifyTop { if case .list(var l) = $0 { l += vs; $0 = .list(l); return true } else { return false } }
-      case 0x7D: push(.dict([]))  // EMPTY_DICT
+        let (vs, depth) = try values(try popMark())
+        try append(vs, depth: depth)
+      case 0x7D: stack.append(.dict(DictBuilder()))  // EMPTY_DICT
       case 0x64:  // DICT
-        let vs = try values(try popMark())
-        guard vs.count % 2 == 0 else { throw fail("odd DICT item count") }
-        push(.dict(stride(from: 0, to: vs.count, by: 2).map { PickleValue.Pair(key: vs[$0], value: vs[$0 + 1]) }))
+        let (kv, depth) = try values(try popMark())
+        var b = DictBuilder()
+        try insert(kv, into: &b, depth: depth)
+        stack.append(.dict(b))
       case 0x73:  // SETITEM
-        let v = try popValue(), k = try popValue()
-        try setItems([k, v])
-      case 0x75: try setItems(try values(try popMark()))  // SETITEMS
+        let (v, depth) = try popPlain()
+        let k = try popValue()
+        try setItems([k, v], depth: depth + 1)
+      case 0x75:  // SETITEMS
+        let (kv, depth) = try values(try popMark())
+        try setItems(kv, depth: depth)
       case 0x71: memo[try uint(1)] = stack.last  // BINPUT
       case 0x72: memo[try uint(4)] = stack.last  // LONG_BINPUT
       case 0x70:  // PUT (text)
@@ -241,32 +306,68 @@ public struct PickleReader {
   func tuple(_ items: [Item]) throws(DatasetError) -> Item {
     // A tuple may hold a dtype or an array stub (BUILD states, REDUCE args); keep those as items.
     var vs: [PickleValue] = []
+    vs.reserveCapacity(items.count)
+    var depth = 0
     for item in items {
       switch item {
-      case .value(let v): vs.append(v)
       case .dtype(let code, let little): vs.append(.string("\u{0}dtype:\(code):\(little ? "<" : ">")"))
       case .global(let g): vs.append(.string("\u{0}global:\(g)"))
-      default: throw fail("unexpected object in a tuple")
+      default:
+        guard let (v, d) = Self.plain(item) else { throw fail("unexpected object in a tuple") }
+        vs.append(v)
+        depth = max(depth, d)
       }
     }
-    return .value(.tuple(vs))
+    try checkContainer(count: vs.count, depth: depth + 1)
+    return .value(.tuple(vs), depth: depth + 1)
   }
 
-  mutating func modifyTop(_ body: (inout PickleValue) -> Bool) throws(DatasetError) {
-    guard case .value(var v) = stack.last else { throw fail("no container to add to") }
-    guard body(&v) else { throw fail("adding to something that is not a list") }
-    stack[stack.count - 1] = .value(v)
+  /// Appends to the list on top of the stack. The list leaves its stack slot
+  /// while it grows, so its storage is not shared and grows in place.
+  mutating func append(_ vs: [PickleValue], depth: Int) throws(DatasetError) {
+    guard case .value(.list(var list), let listDepth)? = stack.last else { throw fail("APPEND to something that is not a list") }
+    let newDepth = max(listDepth, depth)
+    try checkContainer(count: list.count + vs.count, depth: newDepth)
+    stack[stack.count - 1] = .mark
+    list.append(contentsOf: vs)
+    stack[stack.count - 1] = .value(.list(list), depth: newDepth)
   }
 
-  mutating func setItems(_ kv: [PickleValue]) throws(DatasetError) {
+  /// SETITEM(S) on the dict on top of the stack, in place like `append`.
+  mutating func setItems(_ kv: [PickleValue], depth: Int) throws(DatasetError) {
+    guard case .dict(var b)? = stack.last else { throw fail("SETITEM on something that is not a dict") }
+    stack[stack.count - 1] = .mark
+    try insert(kv, into: &b, depth: depth)
+    stack[stack.count - 1] = .dict(b)
+  }
+
+  /// Adds alternating keys and values; a key already present keeps its place and takes the new value (as in Python).
+  func insert(_ kv: [PickleValue], into b: inout DictBuilder, depth: Int) throws(DatasetError) {
     guard kv.count % 2 == 0 else { throw fail("odd SETITEMS count") }
-    guard case .value(.dict(var pairs)) = stack.last else { throw fail("SETITEM on something that is not a dict") }
+    b.depth = max(b.depth, depth)
+    try checkContainer(count: b.pairs.count, depth: b.depth)
     for i in stride(from: 0, to: kv.count, by: 2) {
-      if let j = pairs.firstIndex(where: { $0.key == kv[i] }) { pairs[j].value = kv[i + 1] } else {
-        pairs.append(.init(key: kv[i], value: kv[i + 1]))
+      let k = try key(kv[i])
+      if let j = b.slots[k] {
+        b.pairs[j].value = kv[i + 1]
+      } else {
+        try checkContainer(count: b.pairs.count + 1, depth: b.depth)
+        b.slots[k] = b.pairs.count
+        b.pairs.append(.init(key: kv[i], value: kv[i + 1]))
       }
     }
-    stack[stack.count - 1] = .value(.dict(pairs))
+  }
+
+  func key(_ v: PickleValue) throws(DatasetError) -> Key {
+    switch v {
+    case .none: return .null
+    case .bool(let b): return .bool(b)
+    case .int(let i): return .int(i)
+    case .float(let f): return .float(f)
+    case .string(let s) where s.utf8.count <= DatasetLimits.pickleKeyBytes: return .string(s)
+    case .bytes(let b) where b.count <= DatasetLimits.pickleKeyBytes: return .bytes(b)
+    default: throw fail("dict keys must be numbers or strings of at most \(DatasetLimits.pickleKeyBytes) bytes")
+    }
   }
 
   func allowed(_ module: String, _ name: String) throws(DatasetError) -> String {
@@ -293,7 +394,9 @@ public struct PickleReader {
     case "_codecs.encode":
       guard case .string(let s)? = a.first else { throw fail("_codecs.encode wants a string") }
       // Python 3's protocol-2 bytes: a latin-1 str, code points 0…255.
+      try spend(s.utf8.count)
       var out: [UInt8] = []
+      out.reserveCapacity(s.utf8.count)
       for u in s.unicodeScalars {
         guard u.value < 256 else { throw fail("non-latin-1 character in encoded bytes") }
         out.append(UInt8(u.value))
@@ -341,7 +444,7 @@ public struct PickleReader {
     }
   }
 
-  func decodeArray(_ raw: [UInt8], code: String, little: Bool, shape: [Int], fortran: Bool) throws(DatasetError) -> [Double] {
+  mutating func decodeArray(_ raw: [UInt8], code: String, little: Bool, shape: [Int], fortran: Bool) throws(DatasetError) -> [Double] {
     var count = 1
     for s in shape {
       let (p, o) = count.multipliedReportingOverflow(by: s)
@@ -357,6 +460,7 @@ public struct PickleReader {
     default: throw fail("dtype \(code) is not supported")
     }
     guard raw.count == count * size else { throw fail("array data has \(raw.count) bytes, shape \(shape) of \(code) needs \(count * size)") }
+    try spend(8 * count)
     var out = [Double](repeating: 0, count: count)
     for i in 0..<count {
       var v: UInt64 = 0

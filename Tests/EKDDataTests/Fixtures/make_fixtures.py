@@ -4,19 +4,24 @@ that wrote the real files: Python's pickle with NumPy arrays (RHD, LM),
 SciPy's savemat (STB), json (FreiHAND), Pillow for PNG/JPEG images.
 
 Run from this directory: python3 make_fixtures.py  (numpy, scipy, pillow).
+`python3 make_fixtures.py invalid` rewrites only invalid/ (numpy, scipy): files
+each reader must refuse with an error, one defect apiece.
 
 Every joint's coordinates encode the *canonical* index it must land on, worked
 out here from the joint NAMES of each dataset's documentation (not from EKD's
 gather tables), so the Swift tests check the tables joint by joint.
 """
+import io
 import json
 import os
 import pickle
 import shutil
+import struct
+import sys
+import zlib
 
 import numpy as np
 import scipy.io
-from PIL import Image
 
 CANONICAL = ["wrist", "thumb1", "thumb2", "thumb3", "thumb4", "index1", "index2", "index3", "index4",
              "middle1", "middle2", "middle3", "middle4", "ring1", "ring2", "ring3", "ring4",
@@ -40,6 +45,54 @@ def image(path, size, colour, fmt):
 def fresh(d):
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
+
+
+def invalid_fixtures():
+    """Label files with one defect each; the Swift tests copy in any images they need."""
+    fresh("invalid")
+    # RHD, protocol 2 (Python 3 writes array data through _codecs.encode): one sample, id 0,
+    # whose left hand (the one with visible keypoints, so the one taken) has u = 1e20 at
+    # README row 1, thumb tip.
+    xyz = np.zeros((42, 3))
+    uv = np.zeros((42, 3))
+    for hand in range(2):
+        for j in range(21):
+            xyz[21 * hand + j] = [0.001 * j + 0.1 * hand, 0.002 * j, 0.5 + 0.001 * j]
+            uv[21 * hand + j] = [100 + j + 50 * hand, 120 + j, 1.0 if hand == 0 else 0.0]
+    uv[1, 0] = 1e20
+    k = np.array([[283.1, 0, 160], [0, 283.1, 160], [0, 0, 1]])
+    with open("invalid/rhd_uv_1e20.pickle", "wb") as f:
+        pickle.dump({0: {"xyz": xyz, "uv_vis": uv, "K": k}}, f, protocol=2)
+    # STB: one frame whose handPara joint 17 (canonical thumb_cmc) lies 100 mm behind the camera.
+    para = np.zeros((3, 21, 1))
+    for j in range(21):
+        para[:, j, 0] = [10.0 * j, 20.0 + j, 500.0 + j]
+    para[2, 17, 0] = -100.0
+    os.makedirs("invalid/stb_behind_camera/labels")
+    scipy.io.savemat("invalid/stb_behind_camera/labels/B1Counting_SK.mat", {"handPara": para})
+    # STB: handPara of dimensions [3, 21, 2, 0]: two frames announced, no values.
+    os.makedirs("invalid/stb_dims/labels")
+    scipy.io.savemat("invalid/stb_dims/labels/B1Counting_SK.mat", {"handPara": np.zeros((3, 21, 2, 0))})
+    # MAT: a miCOMPRESSED element whose stream holds a 1×1 double 'x' and then 1 MiB more
+    # than the inner tag declares.
+    buf = io.BytesIO()
+    scipy.io.savemat(buf, {"x": np.array([[1.0]])}, do_compression=False)
+    raw = buf.getvalue()
+    z = zlib.compress(raw[128:] + bytes(1 << 20), 9)
+    with open("invalid/mat_inflates_past_tag.mat", "wb") as f:
+        f.write(raw[:128] + struct.pack("<II", 15, len(z)) + z)
+    # MAT: a miCOMPRESSED element whose inner tag declares a 1 GiB miMATRIX from a few bytes.
+    z = zlib.compress(struct.pack("<II", 14, 1 << 30), 9)
+    with open("invalid/mat_declares_1gib.mat", "wb") as f:
+        f.write(raw[:128] + struct.pack("<II", 15, len(z)) + z)
+
+
+if sys.argv[1:] == ["invalid"]:
+    invalid_fixtures()
+    print("invalid fixtures written")
+    sys.exit(0)
+
+from PIL import Image  # noqa: E402 (only the valid fixtures need Pillow)
 
 
 # ---- RHD: one hand's README order is wrist, then per finger tip → base.
@@ -122,4 +175,5 @@ for split, n in (("training", 3), ("evaluation", 1)):
     json.dump(xyz, open(f"freihand/{split}_xyz.json", "w"))
     for i in range(n):
         image(f"freihand/{split}/rgb/{i:08d}.jpg", (224, 224), (90, 60 + 40 * i, 30), "JPEG")
+invalid_fixtures()
 print("fixtures written")
