@@ -1,5 +1,6 @@
 import ArgumentParser
 import EKDLayers
+import EKDData
 import EKDHand
 import EKDLosses
 import EKDTensor
@@ -96,12 +97,11 @@ struct BoundsCommand: ParsableCommand {
     if let poses {
       let list = try PoseFile.read(poses)
       guard !list.isEmpty else { throw CommandFailure("\(poses): no poses to compute bounds from") }
-      bounds = AngleBounds(poses: list, dataset: "poses:" + URL(fileURLWithPath: poses).lastPathComponent)
+      do { bounds = try AngleBounds(poses: list, dataset: "poses:" + URL(fileURLWithPath: poses).lastPathComponent) } catch { throw CommandFailure(error.description) }
     } else {
-      var d = DatasetOptions()
-      (d.dataset, d.root, d.split) = (dataset!, root, "train")
-      let source = try d.source()
-      do { bounds = try BoundsFromLabels.compute(source) } catch { throw CommandFailure(error.description) }
+      do { bounds = try BoundsFromLabels.compute(try DatasetCatalog.open(dataset!, root: root, split: .train, synthetic: .init(count: 8000))) } catch {
+        throw CommandFailure(error.description)
+      }
     }
     do { try AtomicFile.write(bounds.jsonData(), to: URL(fileURLWithPath: out)) } catch { throw CommandFailure(error.description) }
     print("wrote \(out): bounds of 20 angles from \(bounds.sampleCount) poses (\(bounds.dataset))")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EKDData
 import EKDHand
+import EKDTraining
 import Foundation
 
 /// `ekd synth`: render the built-in synthetic dataset to disk.
@@ -13,6 +14,8 @@ struct SynthCommand: ParsableCommand {
   @Option(help: "Image side in pixels.") var size = 128
   @Option(help: "Seed: the same seed renders the same images.") var seed: UInt64 = 1
   @Option(help: "Rendering threads.") var threads = 2
+  @Option(help: "Viewpoints: capture (forearm, third-person and egocentric) or uniform (random orientations).") var views = SyntheticViews.capture
+  @Option(help: "Also write a contact sheet of the first 32 images with their skeletons to this PNG.") var sheet: String?
 
   func validate() throws {
     guard count > 0, size >= 32, threads >= 1 else { throw ValidationError("--count > 0, --size ≥ 32 and --threads ≥ 1") }
@@ -21,9 +24,16 @@ struct SynthCommand: ParsableCommand {
   func run() throws {
     let progress = Progress(total: count, label: "synth")
     do {
-      try SyntheticDataset.write(to: out, count: count, size: size, seed: seed, threads: threads) { progress.update($0) }
+      try SyntheticDataset.write(to: out, count: count, size: size, seed: seed, views: views, threads: threads) { progress.update($0) }
     } catch { throw CommandFailure(error.description) }
     progress.finish()
+    if let sheet {
+      let samples = (0..<min(count, 32)).map { SyntheticHands.sample(index: $0, seed: seed, size: size, views: views) }
+      do { try Report.contactSheet(samples.map(\.image), skeletons: samples.map(\.uv))?.writePNG(to: sheet) } catch {
+        throw CommandFailure(error.description)
+      }
+      print("wrote \(sheet)")
+    }
     print("wrote \(count) images of \(size)×\(size) and labels.json to \(out)")
   }
 }
@@ -38,8 +48,8 @@ struct DataCommand: ParsableCommand {
     @OptionGroup var dataset: DatasetOptions
 
     func run() throws {
-      let source = try dataset.source()
-      guard source.count > 0 else { throw CommandFailure("\(dataset.describe()): no samples") }
+      let source = try dataset.source(.train, trainCount: DatasetCatalog.fixedCount(.val))
+      guard source.count > 0 else { throw CommandFailure("\(dataset.describe(dataset.split ?? .train)): no samples") }
       let s: Sample
       do { s = try source.sample(0) } catch { throw CommandFailure(error.description) }
       let k = s.intrinsics
@@ -56,41 +66,30 @@ struct DataCommand: ParsableCommand {
 
 /// `--dataset NAME [--root DIR] [--split train|val|test]`, shared by the data, train and eval commands.
 struct DatasetOptions: ParsableArguments {
-  @Option(help: "Dataset: synth (built in), rhd, stb, lm, freihand.") var dataset = "synth"
-  @Option(help: "Dataset root directory (for synth: a folder from `ekd synth`; omit to render in memory).") var root: String?
-  @Option(help: "Split: train, val or test.") var split = "train"
-  @Option(help: "For synth rendered in memory: samples in the split.") var count: Int?
+  @Option(help: "Dataset: \(DatasetCatalog.names.joined(separator: ", ")) (synth is built in).") var dataset = "synth"
+  @Option(help: "Dataset root directory (for synth: a tree from `ekd synth --out ROOT/SPLIT`; omit to render in memory).") var root: String?
+  @Option(help: "Split: train, val or test (default: the command's).") var split: Split?
+  @Option(help: "For synth rendered in memory: samples in the training split (default: fresh samples for every step).") var count: Int?
+  @Option(help: "For synth rendered in memory: viewpoints, capture or uniform.") var views = SyntheticViews.capture
 
-  func describe() -> String { "\(dataset)\(root.map { " at \($0)" } ?? "") [\(split)]" }
+  func describe(_ split: Split) -> String { "\(dataset)\(root.map { " at \($0)" } ?? "") [\(split.rawValue)]" }
 
-  /// Rendered-in-memory synthetic splits use disjoint seeds.
-  static func syntheticSeed(_ split: String) -> UInt64 { ["train": 1, "val": 2, "test": 3][split] ?? 4 }
+  func validate() throws {
+    if let count, count <= 0 { throw CommandFailure("--count: must be positive, got \(count)") }
+  }
 
-  func source() throws -> any SampleSource {
-    guard ["train", "val", "test"].contains(split) else { throw CommandFailure("--split must be train, val or test, got \(split)") }
-    switch dataset {
-    case "synth":
-      if let root {
-        let dir = FileManager.default.fileExists(atPath: root + "/" + split + "/labels.json") ? root + "/" + split : root
-        do { return try SyntheticFolder(directory: dir) } catch { throw CommandFailure(error.description) }
-      }
-      return SyntheticStream(count: count ?? (split == "train" ? 8000 : 1000), seed: Self.syntheticSeed(split), size: 128)
-    case "rhd", "stb", "lm", "freihand":
-      guard let root else { throw CommandFailure("--dataset \(dataset) needs --root DIR (the dataset cannot be downloaded here)") }
-      let s = Split(rawValue: split)!
-      do {
-        switch dataset {
-        case "rhd": return try RHDReader(root: root, split: s)
-        case "stb": return try STBReader(root: root, split: s)
-        case "lm": return try LMReader(root: root, split: s)
-        default: return try FreiHANDReader(root: root, split: s)
-        }
-      } catch { throw CommandFailure(error.description) }
-    default:
-      throw CommandFailure("unknown dataset '\(dataset)'; choose synth, rhd, stb, lm or freihand")
-    }
+  /// The split `split` (or `fallback` when --split is not given); `trainCount`
+  /// sizes an in-memory training split when --count is not given.
+  func source(_ fallback: Split, trainCount: Int? = nil) throws -> any SampleSource {
+    let s = split ?? fallback
+    let count = s == .train ? (count ?? trainCount) : nil
+    do {
+      return try DatasetCatalog.open(dataset, root: root, split: s, synthetic: .init(count: count, views: views))
+    } catch { throw CommandFailure(error.description) }
   }
 }
+
+extension Split: ExpressibleByArgument {}
 
 /// A progress bar on a terminal, plain periodic lines otherwise (logs, CI).
 final class Progress {
@@ -120,3 +119,5 @@ final class Progress {
 
   func finish() { if terminal { FileHandle.standardError.write(Data("\n".utf8)) } }
 }
+
+extension SyntheticViews: ExpressibleByArgument {}

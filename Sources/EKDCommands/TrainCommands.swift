@@ -51,7 +51,15 @@ enum BoundsFromLabels {
   static func compute(_ source: any SampleSource) throws(DatasetError) -> AngleBounds {
     var poses: [[Vector3<Double>]] = []
     for i in 0..<source.count { poses.append(try source.pose(i)) }
-    return AngleBounds(poses: poses, dataset: source.name)
+    do { return try AngleBounds(poses: poses, dataset: source.name) } catch { throw .malformed(error.dataset, error.problem) }
+  }
+}
+
+/// The validation split, or nil with a note on stderr when the dataset has none.
+func validationSplit(_ data: DatasetOptions) -> (any SampleSource)? {
+  do { return try data.source(.val) } catch {
+    FileHandle.standardError.write(Data("note: no validation split (\(error)); training without validation\n".utf8))
+    return nil
   }
 }
 
@@ -82,8 +90,8 @@ func trainOne(_ config: TrainingConfiguration, train: any SampleSource, val: (an
   progress.finish()
   if let val {
     let (m, _) = try evaluate(trainer.student, source: val, bounds: bounds, threads: config.threads, label: "validate")
-    try? Report.writeJSON(["split": "val", "metrics": m.report, "last_terms": last], to: out + "/validation.json")
-    print(String(format: "%@/%@ validation: 3D AUC %.3f, EPE %.1f mm, V.F. %.4f", config.student, config.mode.rawValue, m.auc3D, m.meanError, m.violationFrequency))
+    try writeReport(["split": "val", "metrics": m.report, "last_terms": last], to: out + "/validation.json")
+    print(String(format: "%@/%@ validation: 3D AUC %.3f, EPE %.1f mm, 2D AUC %.3f, V.F. %.4f", config.student, config.mode.rawValue, m.auc3D, m.meanError, m.auc2D, m.violationFrequency))
   }
   return trainer
 }
@@ -95,6 +103,15 @@ func evaluate(_ student: Student, source: any SampleSource, bounds: AngleBounds,
   do {
     return try Evaluator.evaluate(student, source: source, bounds: bounds, threads: threads, keepWorst: keepWorst) { done, _ in progress.update(done) }
   } catch { throw CommandFailure(error.description) }
+}
+
+/// Writes a JSON report atomically; a failure names the file (exit 2).
+func writeReport(_ object: Any, to path: String) throws {
+  do { try Report.writeJSON(object, to: path) } catch { throw CommandFailure("\(path): cannot write the report: \(error)") }
+}
+
+func writeFile(_ data: Data, to path: String) throws {
+  do { try AtomicFile.write(data, to: URL(fileURLWithPath: path)) } catch { throw CommandFailure(error.description) }
 }
 
 /// `ekd train`: one batch training job.
@@ -109,13 +126,10 @@ struct TrainCommand: ParsableCommand {
   @Flag(help: "Continue from OUT/checkpoint.safetensors if it exists.") var resume = false
 
   func run() throws {
-    var trainOptions = data
-    trainOptions.split = "train"
-    var valOptions = data
-    valOptions.split = "val"
-    let train = try trainOptions.source(), val = try? valOptions.source()
+    let config = try options.configuration(mode: mode, dataset: data.dataset)
+    let train = try data.source(.train, trainCount: config.steps * config.batchSize)
     let bounds = try options.angleBounds(train)
-    _ = try trainOne(try options.configuration(mode: mode, dataset: data.dataset), train: train, val: val, bounds: bounds, out: out, resume: resume)
+    _ = try trainOne(config, train: train, val: validationSplit(data), bounds: bounds, out: out, resume: resume)
     print("checkpoint: \(out)/checkpoint.safetensors")
   }
 }
@@ -123,40 +137,27 @@ struct TrainCommand: ParsableCommand {
 /// `ekd eval`: metrics of a checkpoint on a split, with plots.
 struct EvalCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "eval", abstract: "Evaluate a checkpoint: 3D AUC (20–50 mm), PCK, EPE, 2D AUC, V.F.; writes JSON, a PCK plot and the worst predictions.")
+    commandName: "eval", abstract: "Evaluate a checkpoint on the test split (by default): 3D AUC (20–50 mm), PCK, EPE, 2D AUC, V.F.; writes JSON, a PCK plot and the worst predictions.")
 
   @Option(help: "Checkpoint directory or .safetensors file from `ekd train`.") var checkpoint: String
   @OptionGroup var data: DatasetOptions
   @Option(help: "Report path (JSON); the plot and picture go beside it.") var out: String?
 
   func run() throws {
-    var split = data
-    if split.split == "train" { split.split = "test" }
-    let (config, bounds, contents) = try checkpointParts(checkpoint)
-    let student = try studentFrom(config, contents)
-    let (m, worst) = try evaluate(student, source: try split.source(), bounds: bounds, threads: config.threads, label: "eval", keepWorst: 6)
+    let split = data.split ?? .test
+    let student: Student, config: TrainingConfiguration, bounds: AngleBounds
+    do { (student, config, bounds) = try Trainer.student(fromCheckpoint: checkpoint) } catch { throw CommandFailure(error.description) }
+    let (m, worst) = try evaluate(student, source: try data.source(split), bounds: bounds, threads: config.threads, label: "eval", keepWorst: 6)
     printTable([(config.student + "/" + config.mode.rawValue, m)])
-    let report = out ?? (checkpoint.hasSuffix(".safetensors") ? URL(fileURLWithPath: checkpoint).deletingLastPathComponent().path : checkpoint) + "/eval-\(split.split).json"
-    try Report.writeJSON(["checkpoint": checkpoint, "split": split.split, "dataset": split.describe()].merging(m.report) { a, _ in a }, to: report)
+    let report = out ?? (checkpoint.hasSuffix(".safetensors") ? URL(fileURLWithPath: checkpoint).deletingLastPathComponent().path : checkpoint) + "/eval-\(split.rawValue).json"
+    try writeReport(["checkpoint": checkpoint, "split": split.rawValue, "dataset": data.describe(split)].merging(m.report) { a, _ in a }, to: report)
     let base = report.hasSuffix(".json") ? String(report.dropLast(5)) : report
-    try AtomicFile.write(Data(Report.pckSVG([(config.mode.rawValue, m.pckCurve)]).utf8), to: URL(fileURLWithPath: base + "-pck.svg"))
-    if let picture = Report.worstPredictions(worst) { try picture.writePNG(to: base + "-worst.png") }
+    try writeFile(Data(Report.pckSVG([(config.mode.rawValue, m.pckCurve)]).utf8), to: base + "-pck.svg")
+    if let picture = Report.worstPredictions(worst) {
+      do { try picture.writePNG(to: base + "-worst.png") } catch { throw CommandFailure(error.description) }
+    }
     print("wrote \(report), \(base)-pck.svg" + (worst.isEmpty ? "" : ", \(base)-worst.png"))
   }
-}
-
-func checkpointParts(_ path: String) throws -> (TrainingConfiguration, AngleBounds, Safetensors.Contents) {
-  do { return try Trainer.readCheckpoint(path) } catch { throw CommandFailure(error.description) }
-}
-
-func studentFrom(_ config: TrainingConfiguration, _ contents: Safetensors.Contents) throws -> Student {
-  let student: Student
-  do { student = try StudentZoo.make(config.student, inputSize: config.inputSize) } catch { throw CommandFailure(error.description) }
-  for (name, p) in student.namedParameters {
-    guard let t = contents.tensors["student." + name], t.shape == p.shape else { throw CommandFailure("checkpoint lacks student.\(name)") }
-    p.value = t
-  }
-  return student
 }
 
 func printTable(_ rows: [(String, MetricAccumulator)]) {
@@ -170,7 +171,7 @@ func printTable(_ rows: [(String, MetricAccumulator)]) {
 /// `ekd ablation`: the paper's Table 1 — modes × seeds, mean ± std on the test split.
 struct AblationCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
-    commandName: "ablation", abstract: "Train every mode with several seeds and report 3D AUC / V.F. (mean ± std) on the test split.")
+    commandName: "ablation", abstract: "Train every mode with several seeds and report 3D AUC / V.F. (mean ± std, paired differences) on the test split.")
 
   @Option(help: "Modes, comma-separated.") var modes = "baseline,theta,op,full"
   @Option(help: "Number of seeds per mode.") var seeds = 3
@@ -179,55 +180,37 @@ struct AblationCommand: ParsableCommand {
   @Option(help: "Output directory.") var out = "runs/ablation"
 
   func run() throws {
-    var d = data
-    d.split = "train"
-    let train = try d.source()
-    d.split = "val"
-    let val = try? d.source()
-    d.split = "test"
-    let test = try d.source()
+    let modeList = try modes.split(separator: ",").map { m throws -> TrainingMode in
+      guard let mode = TrainingMode(rawValue: String(m)) else { throw CommandFailure("--modes: unknown mode '\(m)'; choose from baseline, theta, op, full") }
+      return mode
+    }
+    guard seeds > 0 else { throw CommandFailure("--seeds: must be positive, got \(seeds)") }
+    let configs = try modeList.map { try options.configuration(mode: $0, dataset: data.dataset) }
+    let train = try data.source(.train, trainCount: options.steps * options.batch)
+    let val = validationSplit(data), test = try data.source(.test)
     let bounds = try options.angleBounds(train)
     try? FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
-    try AtomicFile.write(bounds.jsonData(), to: URL(fileURLWithPath: out + "/bounds.json"))
-    var results: [String: [(auc: Double, vf: Double, epe: Double, curve: [(threshold: Double, pck: Double)])]] = [:]
-    var reports: [[String: Any]] = []
-    let modeList = try modes.split(separator: ",").map { m -> String in
-      guard TrainingMode(rawValue: String(m)) != nil else { throw CommandFailure("--modes: unknown mode '\(m)'; choose from baseline, theta, op, full") }
-      return String(m)
-    }
-    for mode in modeList {
-      for s in 0..<seeds {
-        var opts = options
-        opts.seed = options.seed + UInt64(s)
-        let dir = "\(out)/\(mode)-seed\(opts.seed)"
-        let trainer = try trainOne(try opts.configuration(mode: TrainingMode(rawValue: mode)!, dataset: data.dataset), train: train, val: val, bounds: bounds, out: dir, resume: true)
+    try writeFile(bounds.jsonData(), to: out + "/bounds.json")
+    var runs: [AblationTable.Run] = []
+    for var config in configs {
+      for s in 0..<UInt64(seeds) {
+        config.seed = options.seed + s
+        let dir = "\(out)/\(config.mode.rawValue)-seed\(config.seed)"
+        let trainer = try trainOne(config, train: train, val: val, bounds: bounds, out: dir, resume: true)
         let (m, worst) = try evaluate(trainer.student, source: test, bounds: bounds, threads: options.threads, label: "test", keepWorst: 6)
-        results[mode, default: []].append((m.auc3D, m.violationFrequency, m.meanError, m.pckCurve))
-        reports.append(["mode": mode, "seed": opts.seed, "test": m.report])
-        try Report.writeJSON(["mode": mode, "seed": opts.seed, "split": "test", "metrics": m.report], to: dir + "/test.json")
-        if let picture = Report.worstPredictions(worst) { try picture.writePNG(to: dir + "/worst-test.png") }
+        runs.append(AblationTable.Run(mode: config.mode, seed: config.seed, metrics: m))
+        try writeReport(["mode": config.mode.rawValue, "seed": config.seed, "split": "test", "metrics": m.report], to: dir + "/test.json")
+        if let picture = Report.worstPredictions(worst) {
+          do { try picture.writePNG(to: dir + "/worst-test.png") } catch { throw CommandFailure(error.description) }
+        }
       }
     }
-    func stats(_ v: [Double]) -> (Double, Double) {
-      let mean = v.reduce(0, +) / Double(v.count)
-      return (mean, v.count > 1 ? (v.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(v.count - 1)).squareRoot() : 0)
-    }
-    print("\n\(options.student) on \(data.describe().replacingOccurrences(of: "[train]", with: "")) — test split, \(seeds) seed(s), \(options.steps) steps")
-    print("mode        3D AUC            V.F.               EPE mean (mm)")
-    var table: [[String: Any]] = []
-    for mode in modeList {
-      let r = results[mode] ?? []
-      let (a, sa) = stats(r.map(\.auc)), (v, sv) = stats(r.map(\.vf)), (e, se) = stats(r.map(\.epe))
-      print(mode.padding(toLength: 10, withPad: " ", startingAt: 0) + String(format: "  %.3f ± %.3f   %.4f ± %.4f   %.1f ± %.1f", a, sa, v, sv, e, se))
-      table.append(["mode": mode, "auc_3d_mean": a, "auc_3d_std": sa, "vf_mean": v, "vf_std": sv, "epe_mean_mm": e, "epe_std_mm": se, "runs": r.count])
-    }
-    try Report.writeJSON(["student": options.student, "steps": options.steps, "seeds": seeds, "table": table, "runs": reports], to: out + "/ablation.json")
-    let curves = modeList.map { mode -> (label: String, points: [(threshold: Double, pck: Double)]) in
-      let r = results[mode] ?? []
-      let points = (0...50).map { t in (Double(t), r.map { $0.curve[t].pck }.reduce(0, +) / Double(max(r.count, 1))) }
-      return ("\(mode) (AUC \(String(format: "%.3f", stats(r.map(\.auc)).0)))", points)
-    }
-    try AtomicFile.write(Data(Report.pckSVG(curves).utf8), to: URL(fileURLWithPath: out + "/pck.svg"))
+    let table = AblationTable(runs: runs)
+    print("\n\(options.student) on \(data.describe(.test)) — test split, \(seeds) seed(s), \(options.steps) steps")
+    print(table.text, terminator: "")
+    try writeReport(["student": options.student, "steps": options.steps, "seeds": seeds, "dataset": data.describe(.test)].merging(table.json) { a, _ in a },
+                    to: out + "/ablation.json")
+    try writeFile(Data(Report.pckSVG(table.pckCurves).utf8), to: out + "/pck.svg")
     print("\nreport: \(out)/ablation.json; PCK plot: \(out)/pck.svg; worst angle-violating test predictions: \(out)/<mode>-seed<k>/worst-test.png")
   }
 }

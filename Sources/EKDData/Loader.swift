@@ -18,11 +18,13 @@ extension SampleSource {
 
 /// Synthetic hands rendered on demand: no files at all.
 public struct SyntheticStream: SampleSource {
-  public let count: Int, seed: UInt64, size: Int
-  public init(count: Int, seed: UInt64, size: Int) { (self.count, self.seed, self.size) = (count, seed, size) }
-  public var name: String { "synth(seed \(seed))" }
-  public func sample(_ index: Int) throws(DatasetError) -> Sample { SyntheticHands.sample(index: index, seed: seed, size: size) }
-  public func pose(_ index: Int) throws(DatasetError) -> [Vector3<Double>] { SyntheticHands.pose(index: index, seed: seed, size: size) }
+  public let count: Int, seed: UInt64, size: Int, views: SyntheticViews
+  public init(count: Int, seed: UInt64, size: Int, views: SyntheticViews = .capture) {
+    (self.count, self.seed, self.size, self.views) = (count, seed, size, views)
+  }
+  public var name: String { "synth(seed \(seed), \(views.rawValue) views)" }
+  public func sample(_ index: Int) throws(DatasetError) -> Sample { SyntheticHands.sample(index: index, seed: seed, size: size, views: views) }
+  public func pose(_ index: Int) throws(DatasetError) -> [Vector3<Double>] { SyntheticHands.pose(index: index, seed: seed, size: size, views: views) }
 }
 
 /// A synthetic set written by `ekd synth`.
@@ -43,20 +45,23 @@ public struct SyntheticFolder: SampleSource {
   public func pose(_ index: Int) throws(DatasetError) -> [Vector3<Double>] { entries[index].sample.xyz }
 }
 
-/// Crops, augments and stacks samples into batches on a background thread
+/// Crops, augments and stacks samples into batches on background threads
 /// while the student computes.
 ///
-/// The order is a function of the seed alone: epoch e visits a permutation
-/// drawn from (seed, e), and sample i of epoch e is augmented with a
-/// generator drawn from (seed, e, i). So a run restarted at step n (`startStep`)
-/// sees exactly the batches an uninterrupted run would.
+/// Training order is a function of the seed alone: an endless stream of
+/// permutations, one per epoch, each drawn from (seed, epoch); step s takes
+/// stream positions [s·B, (s+1)·B), so a batch may span two epochs, a split
+/// smaller than the batch still trains, and no sample is dropped. Stream
+/// position k is augmented with a generator drawn from (seed, k). So a run
+/// restarted at step n (`startStep`) sees exactly the batches an
+/// uninterrupted run would, whatever the number of workers.
 public final class BatchLoader: @unchecked Sendable {
   public let source: any SampleSource
   public let batchSize: Int, cropSize: Int
   public let augmentation: Augmentation
   public let shuffle: Bool, seed: UInt64
-  /// Batches in one pass over the source (the last partial batch is dropped when shuffling).
-  public var batchesPerEpoch: Int { shuffle ? max(source.count / batchSize, 1) : (source.count + batchSize - 1) / batchSize }
+  /// Batches in one pass over the source.
+  public var batchesPerEpoch: Int { max((source.count + batchSize - 1) / batchSize, 1) }
 
   private let condition = NSCondition()
   private var ready: [Int: Result<Batch, DatasetError>] = [:]
@@ -64,24 +69,30 @@ public final class BatchLoader: @unchecked Sendable {
   private let prefetch: Int
   private let limit: Int?
   private var stopped = false
+  private var permutations: [Int: [Int]] = [:]
 
   /// - Parameters:
-  ///   - shuffle: training order (permuted, drop last, forever); else one pass in order.
+  ///   - shuffle: training order (permuted, endless); else one pass in order.
   ///   - startStep: the first batch to produce (for resuming).
+  ///   - workers: threads that build batches (rendering synthetic hands is
+  ///     the costliest part of a batch; one worker keeps up with most students).
   public init(source: any SampleSource, batchSize: Int, cropSize: Int, augmentation: Augmentation = .none,
-              shuffle: Bool, seed: UInt64 = 0, startStep: Int = 0, prefetch: Int = 3) {
-    precondition(batchSize > 0 && source.count > 0, "a loader needs samples and a positive batch size")
+              shuffle: Bool, seed: UInt64 = 0, startStep: Int = 0, prefetch: Int = 3, workers: Int = 1) {
+    precondition(batchSize > 0, "a loader needs a positive batch size")
     (self.source, self.batchSize, self.cropSize, self.augmentation, self.shuffle, self.seed) = (source, batchSize, cropSize, augmentation, shuffle, seed)
-    (nextToProduce, nextToConsume, self.prefetch) = (startStep, startStep, max(prefetch, 1))
+    (nextToProduce, nextToConsume, self.prefetch) = (startStep, startStep, max(prefetch, workers, 1))
     limit = shuffle ? nil : (source.count + batchSize - 1) / batchSize
-    let thread = Thread { [weak self] in self?.produce() }
-    thread.stackSize = 8 << 20
-    thread.start()
+    guard source.count > 0 else { return }
+    for _ in 0..<max(workers, 1) {
+      let thread = Thread { [weak self] in self?.produce() }
+      thread.stackSize = 8 << 20
+      thread.start()
+    }
   }
 
   deinit { stop() }
 
-  /// Stops the background thread (also done on deinit).
+  /// Stops the background threads (also done on deinit).
   public func stop() {
     condition.lock()
     stopped = true
@@ -91,6 +102,7 @@ public final class BatchLoader: @unchecked Sendable {
 
   /// The next batch, or nil after a single in-order pass.
   public func next() throws(DatasetError) -> Batch? {
+    guard source.count > 0 else { throw .malformed(source.name, "the split has no samples") }
     condition.lock()
     defer { condition.unlock() }
     if let limit, nextToConsume >= limit { return nil }
@@ -101,23 +113,34 @@ public final class BatchLoader: @unchecked Sendable {
     return try result.get()
   }
 
-  /// The sample indices of global step `step`.
-  public func indices(step: Int) -> [Int] {
-    let n = source.count
-    guard shuffle else { return Array((step * batchSize)..<min(n, (step + 1) * batchSize)) }
-    let epoch = step / batchesPerEpoch, position = step % batchesPerEpoch
+  /// The permutation of epoch `epoch` (cached: workers share it).
+  private func permutation(_ epoch: Int) -> [Int] {
+    condition.lock()
+    defer { condition.unlock() }
+    if let p = permutations[epoch] { return p }
     var rng = SeededRandom(seed: seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15))
-    var order = Array(0..<n)
+    var order = Array(0..<source.count)
     order.shuffle(using: &rng)
-    return Array(order[(position * batchSize)..<((position + 1) * batchSize)])
+    permutations = permutations.filter { $0.key >= epoch - 1 }
+    permutations[epoch] = order
+    return order
   }
+
+  /// (stream position, sample index) of every item of global step `step`.
+  func items(step: Int) -> [(position: Int, index: Int)] {
+    let n = source.count
+    guard shuffle else { return ((step * batchSize)..<min(n, (step + 1) * batchSize)).map { ($0, $0) } }
+    return ((step * batchSize)..<((step + 1) * batchSize)).map { k in (k, permutation(k / n)[k % n]) }
+  }
+
+  /// The sample indices of global step `step`.
+  public func indices(step: Int) -> [Int] { items(step: step).map(\.index) }
 
   /// Builds the batch of global step `step` (on the calling thread).
   public func makeBatch(step: Int) throws(DatasetError) -> Batch {
-    let epoch = step / max(batchesPerEpoch, 1)
-    let samples = try indices(step: step).map { i throws(DatasetError) -> Sample in
-      var rng = SeededRandom(seed: seed ^ (UInt64(epoch) << 32) ^ (UInt64(i) &* 0xD1B5_4A32_D192_ED03))
-      return Cropper.crop(try source.sample(i).asRightHand(), size: cropSize, augmentation: augmentation, using: &rng)
+    let samples = try items(step: step).map { item throws(DatasetError) -> Sample in
+      var rng = SeededRandom(seed: seed ^ (UInt64(item.position) &* 0xD1B5_4A32_D192_ED03) ^ 0x5EED_A06)
+      return Cropper.crop(try source.sample(item.index).asRightHand(), size: cropSize, augmentation: augmentation, using: &rng)
     }
     return Batch(samples: samples)
   }

@@ -58,21 +58,41 @@ public enum Report {
     return canvas
   }
 
+  /// A grid of images (all one size), each with its skeleton when given: how a
+  /// dataset looks at a glance (`ekd synth --sheet`, docs/datasets.md).
+  public static func contactSheet(_ images: [Image], skeletons: [[SIMD2<Double>]]? = nil, columns: Int = 8) -> Image? {
+    guard let first = images.first else { return nil }
+    let s = first.width, gap = 2, cols = max(1, min(columns, images.count)), rows = (images.count + cols - 1) / cols
+    var canvas = Image(width: cols * (s + gap) - gap, height: rows * (s + gap) - gap, channels: 3, pixels: nil)
+    for i in 0..<canvas.pixels.count { canvas.pixels[i] = 255 }
+    for (n, img) in images.enumerated() where img.width == s && img.height == s && img.channels == 3 {
+      let ox = (n % cols) * (s + gap), oy = (n / cols) * (s + gap)
+      for y in 0..<s {
+        for x in 0..<s {
+          for c in 0..<3 { canvas.pixels[((oy + y) * canvas.width + ox + x) * 3 + c] = img.pixels[(y * s + x) * 3 + c] }
+        }
+      }
+      if let uv = skeletons?[n] { drawSkeleton(&canvas, uv.map { $0 + SIMD2(Double(ox), Double(oy)) }, clip: (ox, oy, s), thickness: 0) }
+    }
+    return canvas
+  }
+
   static let fingerColours: [[UInt8]] = [[230, 25, 75], [245, 130, 48], [255, 225, 25], [60, 180, 75], [0, 130, 200]]
 
-  static func drawSkeleton(_ img: inout Image, _ uv: [SIMD2<Double>], clip: (Int, Int, Int)) {
+  static func drawSkeleton(_ img: inout Image, _ uv: [SIMD2<Double>], clip: (Int, Int, Int), thickness: Int = 1) {
     for (i, bone) in HandSkeleton.bones.enumerated() {
       let finger = i < 5 ? i : (i - 5) / 3
-      drawLine(&img, uv[bone.parent], uv[bone.child], colour: fingerColours[finger], clip: clip)
+      drawLine(&img, uv[bone.parent], uv[bone.child], colour: fingerColours[finger], clip: clip, thickness: thickness)
     }
   }
 
-  static func drawLine(_ img: inout Image, _ a: SIMD2<Double>, _ b: SIMD2<Double>, colour: [UInt8], clip: (Int, Int, Int)) {
-    let steps = Int(max(abs(b.x - a.x), abs(b.y - a.y)).rounded(.up)) + 1
+  static func drawLine(_ img: inout Image, _ a: SIMD2<Double>, _ b: SIMD2<Double>, colour: [UInt8], clip: (Int, Int, Int), thickness: Int = 1) {
+    guard a.x.isFinite, a.y.isFinite, b.x.isFinite, b.y.isFinite else { return }
+    let steps = min(Int(max(abs(b.x - a.x), abs(b.y - a.y)).rounded(.up)) + 1, 4 * (clip.2 + 1))
     for k in 0...steps {
       let p = a + (b - a) * (Double(k) / Double(max(steps, 1)))
-      for dy in -1...1 {
-        for dx in -1...1 {
+      for dy in -thickness...thickness {
+        for dx in -thickness...thickness {
           let x = Int(p.x.rounded()) + dx, y = Int(p.y.rounded()) + dy
           guard x >= clip.0, y >= clip.1, x < clip.0 + clip.2, y < clip.1 + clip.2 else { continue }
           for c in 0..<3 { img.pixels[(y * img.width + x) * 3 + c] = colour[c] }

@@ -249,11 +249,25 @@ public final class Trainer {
     return (config, bounds, contents)
   }
 
-  func load(_ contents: Safetensors.Contents, path: String) throws(TrainingError) {
-    for (name, p) in trainedParameters {
+  /// The trained student of a checkpoint, for evaluation or prediction
+  /// (no teacher, no optimizer state), with its configuration and bounds.
+  public static func student(fromCheckpoint path: String) throws(TrainingError) -> (Student, TrainingConfiguration, AngleBounds) {
+    let (config, bounds, contents) = try readCheckpoint(path)
+    let student: Student
+    do { student = try StudentZoo.make(config.student, inputSize: config.inputSize) } catch { throw .checkpoint("\(path): \(error)") }
+    try assign(student.namedParameters.map { ("student." + $0.name, $0.parameter) }, from: contents, path: path)
+    return (student, config, bounds)
+  }
+
+  static func assign(_ named: [(name: String, parameter: Parameter)], from contents: Safetensors.Contents, path: String) throws(TrainingError) {
+    for (name, p) in named {
       guard let t = contents.tensors[name], t.shape == p.shape else { throw .checkpoint("\(path): tensor '\(name)' missing or of the wrong shape") }
       p.value = t
     }
+  }
+
+  func load(_ contents: Safetensors.Contents, path: String) throws(TrainingError) {
+    try Self.assign(trainedParameters, from: contents, path: path)
     step = Int(contents.metadata["step"] ?? "") ?? 0
     let optimizerTensors = Dictionary(uniqueKeysWithValues: contents.names.filter { $0.hasPrefix("optimizer.") }.map { (String($0.dropFirst(10)), contents.tensors[$0]!) })
     optimizer.restore(optimizerTensors, named: trainedParameters, stepCount: Int(contents.metadata["adam_step"] ?? "") ?? 0)

@@ -17,7 +17,7 @@ import Testing
         let (u, v) = k.project(p)
         #expect(abs(u - uv.x) < 1e-9 && abs(v - uv.y) < 1e-9)
       }
-      #expect(s.xyz.allSatisfy { $0.z > 250 })
+      #expect(s.xyz.allSatisfy { $0.z > 200 })  // hands sit 20–60 cm from the camera, fingers may point at it
       occluded += s.visible.filter { !$0 }.count
       angles.append(JointAngles.values(s.xyz))
       // Bone lengths are a hand's: wrist to middle MCP 75–105 mm.

@@ -16,7 +16,7 @@ func scratch(_ name: String) -> String {
 }
 
 let source = SyntheticStream(count: 24, seed: 7, size: 64)
-let bounds = AngleBounds(poses: (0..<24).map { SyntheticHands.pose(index: $0, seed: 7, size: 64) }, dataset: "test")
+let bounds = try! AngleBounds(poses: (0..<24).map { SyntheticHands.pose(index: $0, seed: 7, size: 64) }, dataset: "test")
 
 func configuration(_ mode: TrainingMode, steps: Int) -> TrainingConfiguration {
   var c = TrainingConfiguration()
