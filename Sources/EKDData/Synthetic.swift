@@ -265,12 +265,16 @@ public enum SyntheticHands {
   /// A gradient, random rectangles and discs of random colours, some skin-like.
   static func background(_ img: inout Image, rng: inout SeededRandom) {
     let size = img.width
-    let a = (0..<3).map { _ in Double.random(in: 0...255, using: &rng) }, b = (0..<3).map { _ in Double.random(in: 0...255, using: &rng) }
+    let a = SIMD3((0..<3).map { _ in Double.random(in: 0...255, using: &rng) }), b = SIMD3((0..<3).map { _ in Double.random(in: 0...255, using: &rng) })
     let dir = Double.random(in: 0...(2 * .pi), using: &rng)
-    for y in 0..<size {
-      for x in 0..<size {
-        let t = (cos(dir) * Double(x) + sin(dir) * Double(y)) / Double(size) * 0.7 + 0.5
-        for c in 0..<3 { img.pixels[(y * size + x) * 3 + c] = UInt8(max(0, min(255, a[c] + (b[c] - a[c]) * t))) }
+    let (dx, dy) = (cos(dir) / Double(size) * 0.7, sin(dir) / Double(size) * 0.7)
+    img.pixels.withUnsafeMutableBufferPointer { px in
+      for y in 0..<size {
+        for x in 0..<size {
+          let c = pointwiseMax(pointwiseMin(a + (b - a) * (dx * Double(x) + dy * Double(y) + 0.5), SIMD3(repeating: 255)), SIMD3(repeating: 0))
+          let i = (y * size + x) * 3
+          (px[i], px[i + 1], px[i + 2]) = (UInt8(c.x), UInt8(c.y), UInt8(c.z))
+        }
       }
     }
     for _ in 0..<Int.random(in: 2...9, using: &rng) {

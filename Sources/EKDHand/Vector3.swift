@@ -2,19 +2,29 @@
 /// for training and in Double for tests that need tight tolerances.
 public struct Vector3<T: BinaryFloatingPoint & Sendable>: Equatable, Sendable {
   public var x: T, y: T, z: T
+  @inlinable
   public init(_ x: T, _ y: T, _ z: T) {
     self.x = x
     self.y = y
     self.z = z
   }
+  @inlinable
   public static var zero: Vector3 { Vector3(0, 0, 0) }
+  @inlinable
   public static func + (a: Vector3, b: Vector3) -> Vector3 { Vector3(a.x + b.x, a.y + b.y, a.z + b.z) }
+  @inlinable
   public static func - (a: Vector3, b: Vector3) -> Vector3 { Vector3(a.x - b.x, a.y - b.y, a.z - b.z) }
+  @inlinable
   public static func * (s: T, a: Vector3) -> Vector3 { Vector3(s * a.x, s * a.y, s * a.z) }
+  @inlinable
   public static func += (a: inout Vector3, b: Vector3) { a = a + b }
+  @inlinable
   public static func -= (a: inout Vector3, b: Vector3) { a = a - b }
+  @inlinable
   public func dot(_ b: Vector3) -> T { x * b.x + y * b.y + z * b.z }
+  @inlinable
   public func cross(_ b: Vector3) -> Vector3 { Vector3(y * b.z - z * b.y, z * b.x - x * b.z, x * b.y - y * b.x) }
+  @inlinable
   public var length: T { dot(self).squareRoot() }
 }
 
