@@ -66,3 +66,73 @@ import Testing
     #expect(counts == [4, 4, 2])
   }
 }
+
+@Suite struct SmallAndMissingSplits {
+  /// A split smaller than the batch used to index past the permutation (SIGILL);
+  /// it now trains, each batch taking the stream of permutations across epochs.
+  @Test func aSplitSmallerThanTheBatchStillTrains() throws {
+    let loader = BatchLoader(source: SyntheticStream(count: 3, seed: 1, size: 48), batchSize: 8, cropSize: 32, shuffle: true, seed: 2)
+    let batch = try loader.next()!
+    #expect(batch.count == 8)
+    #expect(Set(loader.indices(step: 0)) == Set(0..<3))
+    // Every sample comes round equally often: 8 items over 3 samples = 3, 3, 2.
+    let counts = Dictionary(grouping: loader.indices(step: 0) + loader.indices(step: 1) + loader.indices(step: 2), by: { $0 }).mapValues(\.count)
+    #expect(counts.values.allSatisfy { $0 == 8 })
+  }
+
+  @Test func anEmptySplitIsAnErrorNotAPrecondition() {
+    let loader = BatchLoader(source: SyntheticStream(count: 0, seed: 1, size: 48), batchSize: 4, cropSize: 32, shuffle: true)
+    #expect(throws: DatasetError.self) { _ = try loader.next() }
+  }
+
+  /// A flat folder used to serve every split (train = val = test); it is now an error naming what is missing.
+  @Test func aSynthRootWithoutTheSplitFolderIsAnError() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ekd-flat-\(getpid())").path
+    try SyntheticDataset.write(to: dir, count: 2, size: 48, seed: 1)
+    for split in [Split.train, .val, .test] {
+      #expect {
+        _ = try DatasetCatalog.open("synth", root: dir, split: split)
+      } throws: { error in
+        guard case DatasetError.missingFile(let what) = error else { return false }
+        return what.hasPrefix(dir + "/" + split.rawValue + "/labels.json")
+      }
+    }
+  }
+
+  /// In memory, the training count never sizes the validation or test split.
+  @Test func inMemoryValidationAndTestKeepTheirOwnSize() throws {
+    let options = DatasetCatalog.SyntheticOptions(count: 200_000)
+    #expect(try DatasetCatalog.open("synth", root: nil, split: .train, synthetic: options).count == 200_000)
+    #expect(try DatasetCatalog.open("synth", root: nil, split: .val, synthetic: .init()).count == 500)
+    #expect(try DatasetCatalog.open("synth", root: nil, split: .test, synthetic: .init()).count == 1000)
+  }
+}
+
+@Suite struct Viewpoints {
+  /// Both view models keep exact labels (u = fx·X/Z + cx) with the forearm in the picture,
+  /// and the capture views show the palm and the back of the hand, fingers mostly up.
+  @Test(arguments: SyntheticViews.allCases)
+  func labelsProjectAndViewsFollowTheirModel(views: SyntheticViews) {
+    var palmTowardCamera = 0, fingersUp = 0
+    let n = 200
+    for i in 0..<n {
+      let s = SyntheticHands.sample(index: i, seed: 4, size: 64, views: views)
+      let k = Intrinsics(matrix: s.intrinsics)
+      for (p, uv) in zip(s.xyz, s.uv) {
+        let (u, v) = k.project(p)
+        #expect(abs(u - uv.x) < 1e-9 && abs(v - uv.y) < 1e-9)
+      }
+      // Palm normal of a right hand: (J5 − J0) × (J17 − J0) points out of the palm.
+      let normal = (s.xyz[5] - s.xyz[0]).cross(s.xyz[17] - s.xyz[0])
+      if normal.dot(s.xyz[0]) < 0 { palmTowardCamera += 1 }
+      if s.uv[9].y < s.uv[0].y { fingersUp += 1 }
+    }
+    switch views {
+    case .capture:
+      #expect(palmTowardCamera > n / 5 && palmTowardCamera < 4 * n / 5, "\(palmTowardCamera)")
+      #expect(fingersUp > 2 * n / 3, "\(fingersUp)")
+    case .uniform:
+      #expect(abs(fingersUp - n / 2) < n / 5, "\(fingersUp)")
+    }
+  }
+}

@@ -107,3 +107,69 @@ func configuration(_ mode: TrainingMode, steps: Int) -> TrainingConfiguration {
     #expect(teacher.offsetNetwork.trainableParameters.contains { $0.grad.scalars.contains { $0 != 0 } })
   }
 }
+
+@Suite struct Targets {
+  /// The batch's derived targets agree with each other: the true (u, v, z),
+  /// reconstructed with the batch's K, Z₀ and s, is the true pose; the student
+  /// loss of a perfect prediction is zero.
+  @Test func aPerfectPredictionReconstructsThePoseAndCostsNothing() throws {
+    let loader = BatchLoader(source: source, batchSize: 6, cropSize: 48, shuffle: false)
+    let batch = try loader.next()!
+    loader.stop()
+    let tape = Tape(mode: .training)
+    let uvz = tape.constant(batch.uvz)
+    let xyz = tape.reconstruct(uvz, intrinsics: batch.intrinsics, rootDepth: batch.rootDepth, scale: batch.scale)
+    let pose = tape.rootRelative(xyz, scale: batch.scale).value
+    for i in 0..<pose.count { #expect(abs(pose[flat: i] - batch.pose[flat: i]) < 1e-4) }
+    for i in 0..<xyz.value.count { #expect(abs(xyz.value[flat: i] - batch.xyz[flat: i]) < 1e-2) }
+    #expect(EKDLoss.studentPosition(uvz, target: batch.uvz, cropWidth: 48, cropHeight: 48).value.scalar == 0)
+    // Z₀ is the wrist's depth and s the wrist-to-middle-MCP length of each sample.
+    for b in 0..<batch.count {
+      let joints = PoseTensor.joints(batch.xyz, sample: b)
+      #expect(batch.rootDepth[flat: b] == joints[0].z)
+      #expect(abs(batch.scale[flat: b] - HandSkeleton.scale(joints)) < 1e-3)
+    }
+  }
+}
+
+@Suite struct TeacherReachesTheStudent {
+  /// Loss_θ and Loss_pos_mod must move the student (through Pᵖ): detaching
+  /// the predicted pose from either would leave these gradients at zero.
+  @Test(arguments: [LossWeights(angle: 1, offset: 0, modifiedPosition: 0), LossWeights(angle: 0, offset: 0, modifiedPosition: 1)])
+  func theTeachersTermsGiveTheStudentAGradient(weights: LossWeights) throws {
+    let student = try StudentZoo.make("tiny", inputSize: 32, seed: 2)
+    let teacher = Teacher(bounds: tightBounds, featureChannels: student.featureChannels)
+    let loader = BatchLoader(source: source, batchSize: 4, cropSize: 32, shuffle: false)
+    let batch = try loader.next()!
+    loader.stop()
+    let tape = Tape(mode: .training, threads: 1)
+    tape.updatesRunningStatistics = false
+    let objective = Objective(student: student, teacher: teacher, batch: batch, weights: weights, tape: tape)
+    #expect((objective.terms[.angle] ?? objective.terms[.modifiedPosition] ?? 0) > 0)
+    student.zeroGradients()
+    tape.backward(from: objective.loss - objective.studentLoss)
+    let norm = student.trainableParameters.map { $0.grad.scalars.map { $0 * $0 }.reduce(0, +) }.reduce(0, +)
+    #expect(norm > 1e-12, "the teacher's term sent no gradient to the student")
+  }
+}
+
+/// Bounds so tight that every untrained prediction violates them.
+let tightBounds = AngleBounds(lower: [Double](repeating: 0.3, count: 20), upper: [Double](repeating: 0.31, count: 20), dataset: "tight", sampleCount: 1)
+
+@Suite(.serialized) struct Overfit {
+  /// The default demo student can learn: on four fixed images it drives its
+  /// training loss close to zero. (How well it generalises is the benchmark
+  /// job's business, `make run`, not a unit test's.)
+  @Test func theDemoStudentFitsAFewImages() throws {
+    var c = TrainingConfiguration()
+    (c.student, c.mode, c.steps, c.batchSize, c.threads, c.seed, c.augment) = ("small", .baseline, 150, 4, 2, 1, false)
+    (c.learningRate, c.lambdaHeatmap, c.warmupSteps) = (3e-3, 1, 10)
+    let trainer = try Trainer(configuration: c, train: SyntheticStream(count: 4, seed: 9, size: 64), bounds: bounds)
+    var first: Float?, last: Float = 0
+    try trainer.run { r in
+      first = first ?? r.terms[.studentPosition]
+      last = r.terms[.studentPosition]!
+    }
+    #expect(last < 0.1 * first!, "Loss_pos_stu \(first!) → \(last)")
+  }
+}
