@@ -6,7 +6,7 @@ APT_PACKAGES := pkg-config libopenblas-dev liblapacke-dev libpng-dev libjpeg62-t
 # Tests run optimised: numeric kernels are 10-50x slower in debug builds.
 TEST_FLAGS ?= -c release
 
-.PHONY: help setup build test bench peers run clean
+.PHONY: help setup build test format bench peers run clean
 
 # The main job: render the synthetic set, train the baseline and the full-EKD
 # tiny student, evaluate both on held-out synthetic data.
@@ -17,6 +17,7 @@ EKD       := .build/release/ekd
 help:
 	@echo "make setup   install the Debian packages (and Python's safetensors) the build and tests need"
 	@echo "make test    setup, then build and run the whole test suite (release build)"
+	@echo "make format  lint Sources, Tests and Benchmarks with swift format and .swift-format (any finding fails; rewrites nothing)"
 	@echo "make bench   setup, then run the benchmarks in release (THREADS=$(THREADS); ~15 min with the PyTorch peers)"
 	@echo "make build   release build of the library, the ekd tool and the benchmarks"
 	@echo "make run     the main job: synthetic data, baseline vs full-EKD training, evaluation (~10-15 min)"
@@ -40,6 +41,9 @@ build: setup
 test: setup
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
 	$(SWIFT) test $(TEST_FLAGS) --skip-build
+
+format:
+	$(SWIFT) format lint --strict --recursive --configuration .swift-format Sources Tests Benchmarks
 
 bench: setup
 	$(SWIFT) run -c release EKDBench --threads $(THREADS) --json bench-results/bench-t$(THREADS).json

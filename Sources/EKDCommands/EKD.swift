@@ -6,7 +6,7 @@ public struct EKD: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "ekd",
     abstract: "Train, evaluate and benchmark small 3D hand-pose networks with Explicit Knowledge Distillation.",
-    subcommands: [TrainCommand.self, EvalCommand.self, AblationCommand.self, SynthCommand.self, BoundsCommand.self, AnglesCommand.self, InfoCommand.self, DataCommand.self, CheckpointCommand.self]
+    subcommands: [TrainCommand.self, EvalCommand.self, AblationCommand.self, ReferenceCommand.self, SynthCommand.self, BoundsCommand.self, AnglesCommand.self, InfoCommand.self, DataCommand.self, CheckpointCommand.self]
   )
   public init() {}
 
@@ -20,7 +20,12 @@ public struct EKD: ParsableCommand {
       FileHandle.standardError.write(Data(("ekd: " + failure.description + "\n").utf8))
       Foundation.exit(2)
     } catch {
-      exit(withError: error)
+      // Help and version requests exit 0 as argument-parser prints them; a bad
+      // option is bad input like any other: one `ekd:` line and exit code 2.
+      guard exitCode(for: error) != .success else { exit(withError: error) }
+      let message = message(for: error).trimmingCharacters(in: .whitespacesAndNewlines)
+      FileHandle.standardError.write(Data(("ekd: " + message + "\n").utf8))
+      Foundation.exit(2)
     }
   }
 }

@@ -161,9 +161,10 @@ struct EvalCommand: ParsableCommand {
 }
 
 func printTable(_ rows: [(String, MetricAccumulator)]) {
-  print("model                       3D AUC    V.F.     EPE mean  EPE median  2D AUC  invalid samples")
+  let width = max(26, rows.map(\.0.count).max() ?? 0)
+  print("model".padding(toLength: width, withPad: " ", startingAt: 0) + "  3D AUC    V.F.     EPE mean  EPE median  2D AUC  invalid samples")
   for (name, m) in rows {
-    print(name.padding(toLength: 26, withPad: " ", startingAt: 0)
+    print(name.padding(toLength: width, withPad: " ", startingAt: 0)
       + String(format: "  %.3f   %.4f   %6.1f mm  %6.1f mm   %.3f   %.3f", m.auc3D, m.violationFrequency, m.meanError, m.medianError, m.auc2D, m.invalidSampleFraction))
   }
 }
@@ -217,3 +218,26 @@ struct AblationCommand: ParsableCommand {
 
 extension TrainingMode: ExpressibleByArgument {}
 extension LearningRateSchedule: ExpressibleByArgument {}
+
+/// `ekd reference`: what a 3D AUC means on a split, from predictors that need no network.
+struct ReferenceCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "reference",
+    abstract: "Score predictors that need no network (mean pose; perfect 2D with flat or noisy depth; noisy 2D) on a split, as `ekd eval` scores a student.")
+
+  @OptionGroup var data: DatasetOptions
+  @Option(help: "Crop side in pixels (the student's input).") var input = 64
+  @Option(help: "Report path (JSON).") var out: String?
+
+  func run() throws {
+    let split = data.split ?? .test
+    let train = try data.source(.train, trainCount: 2000), test = try data.source(split)
+    let bounds: AngleBounds
+    do { bounds = try BoundsFromLabels.compute(train) } catch { throw CommandFailure(error.description) }
+    let rows: [(ReferencePredictor, MetricAccumulator)]
+    do { rows = try ReferencePredictor.evaluate(train: train, test: test, bounds: bounds, cropSize: input) } catch { throw CommandFailure(error.description) }
+    print("reference predictors on \(data.describe(split)), crops of \(input) px, ground-truth root depth and scale")
+    printTable(rows.map { ($0.0.label, $0.1) })
+    if let out { try writeReport(["split": split.rawValue, "dataset": data.describe(split), "rows": rows.map { ["predictor": $0.0.label, "metrics": $0.1.report] as [String: Any] }], to: out) }
+  }
+}

@@ -32,6 +32,10 @@ public enum StudentZoo {
 
   public static let names = zoo.map { $0.name }
 
+  /// The largest crop side a student accepts: 4× the largest default input;
+  /// anything bigger is a typo, and its activations would not fit in memory.
+  public static let maximumInputSize = 2048
+
   /// Builds a student. `classifier` keeps the original ImageNet classifier
   /// (ResNet-50 and SqueezeNet only) instead of the 2.5D head, for checking
   /// MAC counts against published figures.
@@ -40,7 +44,7 @@ public enum StudentZoo {
       throw ModelError("unknown model '\(name)'; choose one of \(names.joined(separator: ", "))")
     }
     let size = inputSize ?? entry.inputSize
-    guard size > 0 else { throw ModelError("input size must be positive, got \(size)") }
+    guard size > 0, size <= maximumInputSize else { throw ModelError("input size must be in 1…\(maximumInputSize), got \(size)") }
     var rng = SeededRandom(seed: seed)
     guard let network = entry.build(classifier, &rng) else {
       throw ModelError("--classifier applies to resnet50 and squeezenet only; '\(name)' has no ImageNet classifier")

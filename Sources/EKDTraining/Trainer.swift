@@ -72,7 +72,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     for (name, l) in [("heatmap", lambdaHeatmap), ("angle", lambdaAngle), ("offset", lambdaOffset), ("modified", lambdaModified)] {
       try need(l.isFinite && l >= 0, "λ \(name) must be finite and not negative, got \(l)")
     }
-    try need(inputSize.map { $0 > 0 && $0 <= 4096 } ?? true, "input size must be in 1…4096, got \(inputSize ?? 0)")
+    try need(inputSize.map { $0 > 0 && $0 <= StudentZoo.maximumInputSize } ?? true, "input size must be in 1…\(StudentZoo.maximumInputSize), got \(inputSize ?? 0)")
   }
 }
 

@@ -1,3 +1,4 @@
+import EKDData
 import EKDHand
 import EKDTraining
 import Testing
@@ -62,5 +63,22 @@ import Testing
     m.add(predicted: truth, truth: truth, predictedUV: [SIMD2<Double>](repeating: SIMD2(3, 4), count: 21), trueUV: [SIMD2<Double>](repeating: .zero, count: 21))
     // Errors of exactly 5 px: PCK 0 below 5 px, 1 from 5; over 0–30 px in 0.5 px steps: (25 + 0.25) / 30.
     #expect(abs(m.auc2D - 25.25 / 30) < 1e-12)
+  }
+}
+
+@Suite struct ReferenceRows {
+  /// The reference predictors behave as their names say: perfect 2D has no
+  /// 2D error; flat depth is worse in 3D than noisy depth; the mean pose is
+  /// the worst of all.
+  @Test func referencePredictorsOrderAsExpected() throws {
+    let train = SyntheticStream(count: 64, seed: 21, size: 64), test = SyntheticStream(count: 64, seed: 22, size: 64)
+    let bounds = try AngleBounds(poses: (0..<64).map { try train.pose($0) }, dataset: "t")
+    let rows = Dictionary(uniqueKeysWithValues: try ReferencePredictor.evaluate(train: train, test: test, bounds: bounds, cropSize: 32).map { ($0.0, $0.1) })
+    let mean = rows[.meanPose]!, flat = rows[.flatHand]!, depth = rows[.depthNoise]!, pixel = rows[.pixelNoise]!
+    #expect(flat.errors2D.allSatisfy { $0 < 1e-3 } && depth.errors2D.allSatisfy { $0 < 1e-3 })
+    #expect(pixel.errors2D.contains { $0 > 0.5 })
+    #expect(mean.auc3D < flat.auc3D && flat.auc3D < depth.auc3D, "\(mean.auc3D) \(flat.auc3D) \(depth.auc3D)")
+    // Exact 2D: the error is the depth error along the ray, E|N(0, 20 mm)| = 20·√(2/π) ≈ 16 mm.
+    #expect(abs(depth.meanError - 20 * (2 / Double.pi).squareRoot()) < 2, "\(depth.meanError)")
   }
 }
