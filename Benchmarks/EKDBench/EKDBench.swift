@@ -58,11 +58,14 @@ struct EKDBench: ParsableCommand {
     }
     if chosen.contains("pool") {
       let pool = PoolSuite.run(threads: threads, batch: batch, repetitions: repetitions)
-      print("training step of 3×(conv3x3 64→64, BN, ReLU) @56, batch \(batch): "
-        + "\(Harness.format(pool.poolOn * 1000)) ms with the buffer pool (\(Int(pool.faultsOn)) page faults/step), "
-        + "\(Harness.format(pool.poolOff * 1000)) ms without (\(Int(pool.faultsOff)) page faults/step)")
-      report["pool"] = ["step_ms_pool": pool.poolOn * 1000, "step_ms_no_pool": pool.poolOff * 1000,
-                        "faults_per_step_pool": pool.faultsOn, "faults_per_step_no_pool": pool.faultsOff]
+      print(
+        "training step of 3×(conv3x3 64→64, BN, ReLU) @56, batch \(batch): "
+          + "\(Harness.format(pool.poolOn * 1000)) ms with the buffer pool (\(Int(pool.faultsOn)) page faults/step), "
+          + "\(Harness.format(pool.poolOff * 1000)) ms without (\(Int(pool.faultsOff)) page faults/step)")
+      report["pool"] = [
+        "step_ms_pool": pool.poolOn * 1000, "step_ms_no_pool": pool.poolOff * 1000,
+        "faults_per_step_pool": pool.faultsOn, "faults_per_step_no_pool": pool.faultsOff,
+      ]
     }
     print("peak resident memory: \(Harness.format(Harness.peakResidentMiB)) MiB")
     report["peak_rss_mib"] = Harness.peakResidentMiB

@@ -85,23 +85,29 @@ enum GEMMSuite {
       // Blocks of repetitions, alternated: raw BLAS with its own threads, then
       // ours. Interleaving single calls would let OpenBLAS's spin-waiting
       // threads steal cores from our workers right after each raw call.
-      let forward = Harness.alternatingBlocks(repetitions: repetitions, [
-        { gemm(a, b, &c, m: s.m, n: s.n, k: s.k, threads: threads) },
-        { _ = Conv2dKernel.forward(x, weight: w, bias: nil, geometry: s.geometry, threads: threads, tileColumns: tileColumns) },
-        { _ = Conv2dKernel.forward(x, weight: w, bias: nil, geometry: s.geometry, threads: threads, plan: (1, threads)) },
-      ])
-      let backward = Harness.alternatingBlocks(repetitions: repetitions, [
-        {
-          gemm(c, b, &dwRaw, m: s.m, n: s.k, k: s.n, transB: true, threads: threads)  // dW = dY · colsᵀ
-          gemm(a, c, &dcols, m: s.k, n: s.n, k: s.m, transA: true, threads: threads)  // dcols = Wᵀ · dY
-        },
-        { Conv2dKernel.backward(dy, input: x, weight: w, geometry: s.geometry, threads: threads, dx: pdx, dw: pdw, db: nil, tileColumns: tileColumns) },
-      ])
+      let forward = Harness.alternatingBlocks(
+        repetitions: repetitions,
+        [
+          { gemm(a, b, &c, m: s.m, n: s.n, k: s.k, threads: threads) },
+          { _ = Conv2dKernel.forward(x, weight: w, bias: nil, geometry: s.geometry, threads: threads, tileColumns: tileColumns) },
+          { _ = Conv2dKernel.forward(x, weight: w, bias: nil, geometry: s.geometry, threads: threads, plan: (1, threads)) },
+        ])
+      let backward = Harness.alternatingBlocks(
+        repetitions: repetitions,
+        [
+          {
+            gemm(c, b, &dwRaw, m: s.m, n: s.k, k: s.n, transB: true, threads: threads)  // dW = dY · colsᵀ
+            gemm(a, c, &dcols, m: s.k, n: s.n, k: s.m, transA: true, threads: threads)  // dcols = Wᵀ · dY
+          },
+          { Conv2dKernel.backward(dy, input: x, weight: w, geometry: s.geometry, threads: threads, dx: pdx, dw: pdw, db: nil, tileColumns: tileColumns) },
+        ])
       let (rawF, oursF, oursFB, rawB, oursB) = (forward[0], forward[1], forward[2], backward[0], backward[1])
       withExtendedLifetime((dx, dw)) {}
       let f = s.forwardFLOPs / 1e9
-      rows.append(Row(shape: s, rawForward: f / rawF, oursForward: f / oursF, oursForwardBLASThreaded: f / oursFB,
-                      rawBackward: 2 * f / rawB, oursBackward: 2 * f / oursB))
+      rows.append(
+        Row(
+          shape: s, rawForward: f / rawF, oursForward: f / oursF, oursForwardBLASThreaded: f / oursFB,
+          rawBackward: 2 * f / rawB, oursBackward: 2 * f / oursB))
     }
     return rows
   }
@@ -110,8 +116,9 @@ enum GEMMSuite {
     let cp = c.withUnsafeMutableBufferPointer { $0.baseAddress! }
     a.withUnsafeBufferPointer { ap in
       b.withUnsafeBufferPointer { bp in
-        BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, a: ap.baseAddress!, lda: transA ? m : k,
-                  b: bp.baseAddress!, ldb: transB ? k : n, c: cp, ldc: n, threads: threads)
+        BLAS.gemm(
+          transA: transA, transB: transB, m: m, n: n, k: k, a: ap.baseAddress!, lda: transA ? m : k,
+          b: bp.baseAddress!, ldb: transB ? k : n, c: cp, ldc: n, threads: threads)
       }
     }
   }
@@ -129,17 +136,21 @@ enum GEMMSuite {
   static func printTable(_ rows: [Row], peak: Double, peakOneThread: Double, threads: Int) {
     print("sgemm 2048³ peak: \(Harness.format(peakOneThread)) GFLOP/s on 1 thread, \(Harness.format(peak)) on \(threads)")
     print("conv vs raw cblas_sgemm on the same (M, N, K), \(threads) threads, GFLOP/s (median):")
-    let header = [Harness.pad("layer", 32, right: true), Harness.pad("M", 5), Harness.pad("N", 6), Harness.pad("K", 5),
-                  Harness.pad("raw fwd", 8), Harness.pad("conv fwd", 9), Harness.pad("ratio", 6), Harness.pad("blas-thr", 9),
-                  Harness.pad("raw bwd", 8), Harness.pad("conv bwd", 9), Harness.pad("ratio", 6)]
+    let header = [
+      Harness.pad("layer", 32, right: true), Harness.pad("M", 5), Harness.pad("N", 6), Harness.pad("K", 5),
+      Harness.pad("raw fwd", 8), Harness.pad("conv fwd", 9), Harness.pad("ratio", 6), Harness.pad("blas-thr", 9),
+      Harness.pad("raw bwd", 8), Harness.pad("conv bwd", 9), Harness.pad("ratio", 6),
+    ]
     print(header.joined(separator: " "))
     for r in rows {
-      let cells = [Harness.pad(r.shape.name, 32, right: true), Harness.pad("\(r.shape.m)", 5), Harness.pad("\(r.shape.n)", 6),
-                   Harness.pad("\(r.shape.k)", 5), Harness.pad(Harness.format(r.rawForward), 8),
-                   Harness.pad(Harness.format(r.oursForward), 9), Harness.pad(Harness.format(r.oursForward / r.rawForward, 2), 6),
-                   Harness.pad(Harness.format(r.oursForwardBLASThreaded), 9),
-                   Harness.pad(Harness.format(r.rawBackward), 8), Harness.pad(Harness.format(r.oursBackward), 9),
-                   Harness.pad(Harness.format(r.oursBackward / r.rawBackward, 2), 6)]
+      let cells = [
+        Harness.pad(r.shape.name, 32, right: true), Harness.pad("\(r.shape.m)", 5), Harness.pad("\(r.shape.n)", 6),
+        Harness.pad("\(r.shape.k)", 5), Harness.pad(Harness.format(r.rawForward), 8),
+        Harness.pad(Harness.format(r.oursForward), 9), Harness.pad(Harness.format(r.oursForward / r.rawForward, 2), 6),
+        Harness.pad(Harness.format(r.oursForwardBLASThreaded), 9),
+        Harness.pad(Harness.format(r.rawBackward), 8), Harness.pad(Harness.format(r.oursBackward), 9),
+        Harness.pad(Harness.format(r.oursBackward / r.rawBackward, 2), 6),
+      ]
       print(cells.joined(separator: " "))
     }
   }

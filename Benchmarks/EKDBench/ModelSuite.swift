@@ -1,6 +1,6 @@
 import EKDData
-import EKDLayers
 import EKDHand
+import EKDLayers
 import EKDLosses
 import EKDModels
 import EKDTensor
@@ -64,8 +64,9 @@ enum ModelSuite {
       }
       k += [f, 0, c, 0, f, c, 0, 0, 1]
     }
-    return Batch(images: Tensor.randomNormal([count, 3, size, size], using: &rng), uv: Tensor(shape: [count, 21, 2], scalars: uv),
-                 xyz: Tensor(shape: [count, 21, 3], scalars: xyz), intrinsics: Tensor(shape: [count, 3, 3], scalars: k))
+    return Batch(
+      images: Tensor.randomNormal([count, 3, size, size], using: &rng), uv: Tensor(shape: [count, 21, 2], scalars: uv),
+      xyz: Tensor(shape: [count, 21, 3], scalars: xyz), intrinsics: Tensor(shape: [count, 3, 3], scalars: k))
   }
 
   static func run(students: [String], inputs: [String: Int], threads: Int, batch: Int, repetitions: Int) throws -> [Row] {
@@ -114,9 +115,11 @@ enum ModelSuite {
         let secs = Harness.median(repetitions: reps) { _ = t.layer!(Tape(mode: .inference, threads: threads).constant(x)) }.median
         layerTimes.append((t.path, t.kind, secs, t.macs))
       }
-      rows.append(Row(name: name, input: size, macs: summary.macs, parameters: summary.parameters,
-                      inferB1: 1 / inferB1, inferB: Double(batch) / inferB, train: Double(batch) / train,
-                      trainTeacher: Double(batch) / trainTeacher, peakMiB: peakMemoryMiB, profile: profile, layers: layerTimes))
+      rows.append(
+        Row(
+          name: name, input: size, macs: summary.macs, parameters: summary.parameters,
+          inferB1: 1 / inferB1, inferB: Double(batch) / inferB, train: Double(batch) / train,
+          trainTeacher: Double(batch) / trainTeacher, peakMiB: peakMemoryMiB, profile: profile, layers: layerTimes))
       print("  \(name): done", to: &standardError)
     }
     return rows
@@ -132,9 +135,11 @@ enum ModelSuite {
     let out = FileManager.default.temporaryDirectory.appendingPathComponent("ekd-torch-\(getpid()).json")
     let p = Process()
     p.executableURL = URL(fileURLWithPath: python)
-    p.arguments = [script.path, "--students", rows.map(\.name).joined(separator: ","),
-                   "--sizes", rows.map { "\($0.name)=\($0.input)" }.joined(separator: ","),
-                   "--threads", "\(threads)", "--batch", "\(batch)", "--reps", "\(repetitions)", "--out", out.path]
+    p.arguments = [
+      script.path, "--students", rows.map(\.name).joined(separator: ","),
+      "--sizes", rows.map { "\($0.name)=\($0.input)" }.joined(separator: ","),
+      "--threads", "\(threads)", "--batch", "\(batch)", "--reps", "\(repetitions)", "--out", out.path,
+    ]
     p.standardOutput = FileHandle.nullDevice
     p.standardError = FileHandle.nullDevice
     var env = ProcessInfo.processInfo.environment
@@ -158,14 +163,17 @@ enum ModelSuite {
     print(cols.enumerated().map { Harness.pad($1, $0 == 0 ? 14 : 10, right: $0 == 0) }.joined(separator: " "))
     for r in rows {
       let gf = 2 * Double(r.macs) * r.inferB / 1e9
-      let cells = [r.name, "\(r.input)", f(Double(r.macs) / 1e9, 3), f(Double(r.parameters) / 1e6, 2), f(r.inferB1, 2), f(r.inferB, 2),
-                   f(gf), f(100 * gf / peak), f(r.train, 2), f(r.trainTeacher, 2), f(r.peakMiB, 0)]
+      let cells = [
+        r.name, "\(r.input)", f(Double(r.macs) / 1e9, 3), f(Double(r.parameters) / 1e6, 2), f(r.inferB1, 2), f(r.inferB, 2),
+        f(gf), f(100 * gf / peak), f(r.train, 2), f(r.trainTeacher, 2), f(r.peakMiB, 0),
+      ]
       print(cells.enumerated().map { Harness.pad($1, $0 == 0 ? 14 : 10, right: $0 == 0) }.joined(separator: " "))
     }
     if rows.contains(where: { $0.torch != nil }) {
       print("beside PyTorch (same threads, batch, input; ours / PyTorch):")
-      print(["student", "fvcore MACs", "ours MACs", "infer b1", "ratio", "infer b\(batch)", "ratio", "train", "ratio"]
-        .enumerated().map { Harness.pad($1, $0 == 0 ? 14 : 12, right: $0 == 0) }.joined(separator: " "))
+      print(
+        ["student", "fvcore MACs", "ours MACs", "infer b1", "ratio", "infer b\(batch)", "ratio", "train", "ratio"]
+          .enumerated().map { Harness.pad($1, $0 == 0 ? 14 : 12, right: $0 == 0) }.joined(separator: " "))
       for r in rows {
         guard let t = r.torch else { continue }
         let tb1 = t["infer_b1_ips"] as? Double ?? .nan, tb = t["infer_b\(batch)_ips"] as? Double ?? .nan, tt = t["train_ips"] as? Double ?? .nan

@@ -1,7 +1,7 @@
 import ArgumentParser
-import EKDLayers
 import EKDData
 import EKDHand
+import EKDLayers
 import EKDLosses
 import EKDTensor
 import Foundation

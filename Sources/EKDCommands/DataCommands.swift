@@ -53,13 +53,14 @@ struct DataCommand: ParsableCommand {
       let s: Sample
       do { s = try source.sample(0) } catch { throw CommandFailure(error.description) }
       let k = s.intrinsics
-      try printJSON([
-        "count": source.count,
-        "first": [
-          "K": [[k[0], k[1], k[2]], [k[3], k[4], k[5]], [k[6], k[7], k[8]]],
-          "xyz": s.xyz.map { [$0.x, $0.y, $0.z] }, "uv": s.uv.map { [$0.x, $0.y] }, "hand": s.hand.rawValue,
-        ] as [String: Any],
-      ] as [String: Any])
+      try printJSON(
+        [
+          "count": source.count,
+          "first": [
+            "K": [[k[0], k[1], k[2]], [k[3], k[4], k[5]], [k[6], k[7], k[8]]],
+            "xyz": s.xyz.map { [$0.x, $0.y, $0.z] }, "uv": s.uv.map { [$0.x, $0.y] }, "hand": s.hand.rawValue,
+          ] as [String: Any],
+        ] as [String: Any])
     }
   }
 }
@@ -109,7 +110,8 @@ final class Progress {
     let line: String
     if terminal {
       let width = 30, filled = total > 0 ? width * done / total : width
-      line = "\r\(label) [" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+      line =
+        "\r\(label) [" + String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
         + "] \(done)/\(total) \(detail) ETA \(Int(eta))s   "
     } else {
       line = "\(label): \(done)/\(total) \(detail) elapsed \(Int(elapsed))s ETA \(Int(eta))s\n"

@@ -6,7 +6,10 @@ public struct EKD: ParsableCommand {
   public static let configuration = CommandConfiguration(
     commandName: "ekd",
     abstract: "Train, evaluate and benchmark small 3D hand-pose networks with Explicit Knowledge Distillation.",
-    subcommands: [TrainCommand.self, EvalCommand.self, AblationCommand.self, ReferenceCommand.self, SynthCommand.self, BoundsCommand.self, AnglesCommand.self, InfoCommand.self, DataCommand.self, CheckpointCommand.self]
+    subcommands: [
+      TrainCommand.self, EvalCommand.self, AblationCommand.self, ReferenceCommand.self, SynthCommand.self, BoundsCommand.self, AnglesCommand.self, InfoCommand.self, DataCommand.self,
+      CheckpointCommand.self,
+    ]
   )
   public init() {}
 

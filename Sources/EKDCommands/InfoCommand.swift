@@ -25,10 +25,11 @@ struct InfoCommand: ParsableCommand {
       let layers = summary.rows.map { r -> [String: Any] in
         ["name": r.path, "kind": r.kind, "output": r.output.dimensions, "macs": r.macs, "params": r.parameters]
       }
-      try printJSON([
-        "model": model, "input": student.inputSize, "macs": summary.macs, "params": summary.parameters,
-        "output": summary.output.dimensions, "layers": layers,
-      ] as [String: Any])
+      try printJSON(
+        [
+          "model": model, "input": student.inputSize, "macs": summary.macs, "params": summary.parameters,
+          "output": summary.output.dimensions, "layers": layers,
+        ] as [String: Any])
       return
     }
     let nameWidth = min(48, summary.rows.map(\.path.count).max() ?? 10)
@@ -39,8 +40,9 @@ struct InfoCommand: ParsableCommand {
     for r in summary.rows where r.macs > 0 || r.parameters > 0 || r.kind.hasPrefix("MaxPool") || r.kind.hasPrefix("Upsample") {
       print(pad(r.path, nameWidth), pad(r.output.description, 20), pad(group(r.macs), 15, left: true), pad(group(r.parameters), 11, left: true), " ", r.kind)
     }
-    print("\(model) @ \(student.inputSize)×\(student.inputSize): \(group(summary.macs)) MACs (\(String(format: "%.3f", Double(summary.macs) / 1e9)) G), "
-      + "\(group(summary.parameters)) parameters, output \(summary.output)")
+    print(
+      "\(model) @ \(student.inputSize)×\(student.inputSize): \(group(summary.macs)) MACs (\(String(format: "%.3f", Double(summary.macs) / 1e9)) G), "
+        + "\(group(summary.parameters)) parameters, output \(summary.output)")
   }
 
   private func group(_ n: Int) -> String {

@@ -1,11 +1,11 @@
 import ArgumentParser
 import EKDData
-import EKDLayers
 import EKDHand
+import EKDLayers
 import EKDLosses
 import EKDModels
-import EKDTraining
 import EKDTensor
+import EKDTraining
 import Foundation
 
 /// Options every training command shares.
@@ -64,8 +64,10 @@ func validationSplit(_ data: DatasetOptions) -> (any SampleSource)? {
 }
 
 /// Trains one student and reports it on the validation split.
-func trainOne(_ config: TrainingConfiguration, train: any SampleSource, val: (any SampleSource)?, bounds: AngleBounds,
-              out: String, resume: Bool) throws -> Trainer {
+func trainOne(
+  _ config: TrainingConfiguration, train: any SampleSource, val: (any SampleSource)?, bounds: AngleBounds,
+  out: String, resume: Bool
+) throws -> Trainer {
   let trainer: Trainer
   do {
     if resume && FileManager.default.fileExists(atPath: out + "/checkpoint.safetensors") {
@@ -80,6 +82,7 @@ func trainOne(_ config: TrainingConfiguration, train: any SampleSource, val: (an
   } catch let e as CommandFailure { throw e } catch { throw CommandFailure("\(error)") }
   let progress = Progress(total: config.steps, label: "\(config.student)/\(config.mode.rawValue)")
   var last: [String: Float] = [:]
+  let (start, first) = (Date(), trainer.step)
   do {
     try trainer.run(checkpointDirectory: out) { r in
       last = Dictionary(uniqueKeysWithValues: r.terms.map { ($0.key.rawValue, $0.value) })
@@ -88,6 +91,8 @@ func trainOne(_ config: TrainingConfiguration, train: any SampleSource, val: (an
     }
   } catch { throw CommandFailure(error.description) }
   progress.finish()
+  let seconds = Date().timeIntervalSince(start), images = (trainer.step - first) * config.batchSize
+  if images > 0 { FileHandle.standardError.write(Data(String(format: "trained %d images in %.1f s: %.1f img/s\n", images, seconds, Double(images) / seconds).utf8)) }
   if let val {
     let (m, _) = try evaluate(trainer.student, source: val, bounds: bounds, threads: config.threads, label: "validate")
     try writeReport(["split": "val", "metrics": m.report, "last_terms": last], to: out + "/validation.json")
@@ -96,8 +101,10 @@ func trainOne(_ config: TrainingConfiguration, train: any SampleSource, val: (an
   return trainer
 }
 
-func evaluate(_ student: Student, source: any SampleSource, bounds: AngleBounds, threads: Int, label: String,
-              keepWorst: Int = 0) throws -> (MetricAccumulator, [Evaluator.Prediction]) {
+func evaluate(
+  _ student: Student, source: any SampleSource, bounds: AngleBounds, threads: Int, label: String,
+  keepWorst: Int = 0
+) throws -> (MetricAccumulator, [Evaluator.Prediction]) {
   let progress = Progress(total: (source.count + 31) / 32, label: label)
   defer { progress.finish() }
   do {
@@ -164,8 +171,9 @@ func printTable(_ rows: [(String, MetricAccumulator)]) {
   let width = max(26, rows.map(\.0.count).max() ?? 0)
   print("model".padding(toLength: width, withPad: " ", startingAt: 0) + "  3D AUC    V.F.     EPE mean  EPE median  2D AUC  invalid samples")
   for (name, m) in rows {
-    print(name.padding(toLength: width, withPad: " ", startingAt: 0)
-      + String(format: "  %.3f   %.4f   %6.1f mm  %6.1f mm   %.3f   %.3f", m.auc3D, m.violationFrequency, m.meanError, m.medianError, m.auc2D, m.invalidSampleFraction))
+    print(
+      name.padding(toLength: width, withPad: " ", startingAt: 0)
+        + String(format: "  %.3f   %.4f   %6.1f mm  %6.1f mm   %.3f   %.3f", m.auc3D, m.violationFrequency, m.meanError, m.medianError, m.auc2D, m.invalidSampleFraction))
   }
 }
 
@@ -209,8 +217,9 @@ struct AblationCommand: ParsableCommand {
     let table = AblationTable(runs: runs)
     print("\n\(options.student) on \(data.describe(.test)) — test split, \(seeds) seed(s), \(options.steps) steps")
     print(table.text, terminator: "")
-    try writeReport(["student": options.student, "steps": options.steps, "seeds": seeds, "dataset": data.describe(.test)].merging(table.json) { a, _ in a },
-                    to: out + "/ablation.json")
+    try writeReport(
+      ["student": options.student, "steps": options.steps, "seeds": seeds, "dataset": data.describe(.test)].merging(table.json) { a, _ in a },
+      to: out + "/ablation.json")
     try writeFile(Data(Report.pckSVG(table.pckCurves).utf8), to: out + "/pck.svg")
     print("\nreport: \(out)/ablation.json; PCK plot: \(out)/pck.svg; worst angle-violating test predictions: \(out)/<mode>-seed<k>/worst-test.png")
   }

@@ -30,8 +30,10 @@ public struct Augmentation: Sendable {
 public enum Cropper {
   /// Crops `sample` (a right hand) to `size`×`size` around its 2D keypoints
   /// with `margin` (fraction of the keypoints' box on each side).
-  public static func crop(_ sample: Sample, size: Int, margin: Double = 0.3, augmentation: Augmentation = .none,
-                          using rng: inout some RandomNumberGenerator) -> Sample {
+  public static func crop(
+    _ sample: Sample, size: Int, margin: Double = 0.3, augmentation: Augmentation = .none,
+    using rng: inout some RandomNumberGenerator
+  ) -> Sample {
     let k = sample.intrinsics
     let (fx, skew, cx, fy, cy) = (k[0], k[1], k[2], k[4], k[5])
     // 1. Rotation about the principal point (a camera roll), when it is exact.

@@ -39,8 +39,9 @@ public struct SyntheticFolder: SampleSource {
   public var count: Int { entries.count }
   public func sample(_ index: Int) throws(DatasetError) -> Sample {
     let e = entries[index]
-    return Sample(image: try Image(contentsOf: e.image), intrinsics: e.sample.k, xyz: e.sample.xyz, uv: e.sample.uv,
-                  visible: e.sample.visible, hand: .right, source: e.image)
+    return Sample(
+      image: try Image(contentsOf: e.image), intrinsics: e.sample.k, xyz: e.sample.xyz, uv: e.sample.uv,
+      visible: e.sample.visible, hand: .right, source: e.image)
   }
   public func pose(_ index: Int) throws(DatasetError) -> [Vector3<Double>] { entries[index].sample.xyz }
 }
@@ -76,8 +77,10 @@ public final class BatchLoader: @unchecked Sendable {
   ///   - startStep: the first batch to produce (for resuming).
   ///   - workers: threads that build batches (rendering synthetic hands is
   ///     the costliest part of a batch; one worker keeps up with most students).
-  public init(source: any SampleSource, batchSize: Int, cropSize: Int, augmentation: Augmentation = .none,
-              shuffle: Bool, seed: UInt64 = 0, startStep: Int = 0, prefetch: Int = 3, workers: Int = 1) {
+  public init(
+    source: any SampleSource, batchSize: Int, cropSize: Int, augmentation: Augmentation = .none,
+    shuffle: Bool, seed: UInt64 = 0, startStep: Int = 0, prefetch: Int = 3, workers: Int = 1
+  ) {
     precondition(batchSize > 0, "a loader needs a positive batch size")
     (self.source, self.batchSize, self.cropSize, self.augmentation, self.shuffle, self.seed) = (source, batchSize, cropSize, augmentation, shuffle, seed)
     (nextToProduce, nextToConsume, self.prefetch) = (startStep, startStep, max(prefetch, workers, 1))
@@ -178,9 +181,10 @@ extension Batch {
         for i in 0..<(s * s) { images[(n * 3 + c) * s * s + i] = Float(px[i * 3 + c]) / 255 - 0.5 }
       }
     }
-    self.init(images: Tensor(shape: [b, 3, s, s], scalars: images),
-              uv: Tensor(shape: [b, HandSkeleton.jointCount, 2], scalars: samples.flatMap { $0.uv.flatMap { [Float($0.x), Float($0.y)] } }),
-              xyz: Tensor(shape: [b, HandSkeleton.jointCount, 3], scalars: samples.flatMap { $0.xyz.flatMap { [Float($0.x), Float($0.y), Float($0.z)] } }),
-              intrinsics: Tensor(shape: [b, 3, 3], scalars: samples.flatMap { $0.intrinsics.map(Float.init) }))
+    self.init(
+      images: Tensor(shape: [b, 3, s, s], scalars: images),
+      uv: Tensor(shape: [b, HandSkeleton.jointCount, 2], scalars: samples.flatMap { $0.uv.flatMap { [Float($0.x), Float($0.y)] } }),
+      xyz: Tensor(shape: [b, HandSkeleton.jointCount, 3], scalars: samples.flatMap { $0.xyz.flatMap { [Float($0.x), Float($0.y), Float($0.z)] } }),
+      intrinsics: Tensor(shape: [b, 3, 3], scalars: samples.flatMap { $0.intrinsics.map(Float.init) }))
   }
 }

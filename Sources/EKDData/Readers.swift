@@ -55,8 +55,10 @@ func arrayOf(_ v: PickleValue?, _ shape: [Int], _ what: String, _ path: String) 
 /// `DatasetLimits.jointMillimetres`; pixel positions — `uv` when the file gives
 /// them, else the joints projected through `intrinsics` — within
 /// `DatasetLimits.pixelCoordinate`; intrinsics finite with positive focal lengths.
-func checkLabels(xyz: [Vector3<Double>], uv: [SIMD2<Double>]? = nil, intrinsics k: [Double]?, file: String,
-                 intrinsicsFile: String? = nil, sample: String) throws(DatasetError) {
+func checkLabels(
+  xyz: [Vector3<Double>], uv: [SIMD2<Double>]? = nil, intrinsics k: [Double]?, file: String,
+  intrinsicsFile: String? = nil, sample: String
+) throws(DatasetError) {
   func joint(_ j: Int) -> String { j < HandSkeleton.jointNames.count ? HandSkeleton.jointNames[j] : "joint \(j)" }
   if let k {
     guard k.count == 9, k.allSatisfy({ $0.isFinite }), k[0] > 0, k[4] > 0 else {
@@ -147,8 +149,10 @@ public struct RHDReader: SampleSource {
     let vis = (0..<21).map { uvVis[3 * ($0 + offset) + 2] == 1 }
     let xyzCanonical = JointMaps.gather(joints, JointMaps.rhd), uvCanonical = JointMaps.gather(uv, JointMaps.rhd)
     try checkLabels(xyz: xyzCanonical, uv: uvCanonical, intrinsics: k, file: path, sample: "sample \(id)")
-    return Sample(image: image, intrinsics: k, xyz: xyzCanonical, uv: uvCanonical,
-                  visible: JointMaps.gather(vis, JointMaps.rhd), hand: left ? .left : .right, source: "\(set)/color/\(name)").asRightHand()
+    return Sample(
+      image: image, intrinsics: k, xyz: xyzCanonical, uv: uvCanonical,
+      visible: JointMaps.gather(vis, JointMaps.rhd), hand: left ? .left : .right, source: "\(set)/color/\(name)"
+    ).asRightHand()
   }
 }
 
@@ -232,9 +236,11 @@ func rodrigues(_ r: [Double]) -> [Double] {
   let theta = (r[0] * r[0] + r[1] * r[1] + r[2] * r[2]).squareRoot()
   guard theta > 0 else { return [1, 0, 0, 0, 1, 0, 0, 0, 1] }
   let (x, y, z) = (r[0] / theta, r[1] / theta, r[2] / theta), c = cos(theta), s = sin(theta), v = 1 - c
-  return [c + x * x * v, x * y * v - z * s, x * z * v + y * s,
-          y * x * v + z * s, c + y * y * v, y * z * v - x * s,
-          z * x * v - y * s, z * y * v + x * s, c + z * z * v]
+  return [
+    c + x * x * v, x * y * v - z * s, x * z * v + y * s,
+    y * x * v + z * s, c + y * y * v, y * z * v - x * s,
+    z * x * v - y * s, z * y * v + x * s, c + z * z * v,
+  ]
 }
 
 // MARK: - LM (Multiview Hand Pose)
@@ -362,8 +368,9 @@ public struct FreiHANDReader: SampleSource {
   public var count: Int { ids.count }
   public func pose(_ index: Int) throws(DatasetError) -> [Vector3<Double>] {
     let id = ids[index]
-    try checkLabels(xyz: xyzs[id], intrinsics: ks[id], file: "\(root)/\(set)_xyz.json", intrinsicsFile: "\(root)/\(set)_K.json",
-                    sample: "entry \(id)")
+    try checkLabels(
+      xyz: xyzs[id], intrinsics: ks[id], file: "\(root)/\(set)_xyz.json", intrinsicsFile: "\(root)/\(set)_K.json",
+      sample: "entry \(id)")
     return xyzs[id]
   }
 

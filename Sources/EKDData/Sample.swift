@@ -23,14 +23,20 @@ public struct Sample: Sendable {
   /// True once a left hand has been mirrored into a right one.
   public private(set) var mirrored = false
 
-  public init(image: Image, intrinsics: [Double], xyz: [Vector3<Double>], uv: [SIMD2<Double>]? = nil,
-              visible: [Bool]? = nil, hand: Handedness = .right, source: String = "") {
+  public init(
+    image: Image, intrinsics: [Double], xyz: [Vector3<Double>], uv: [SIMD2<Double>]? = nil,
+    visible: [Bool]? = nil, hand: Handedness = .right, source: String = ""
+  ) {
     precondition(intrinsics.count == 9 && xyz.count == HandSkeleton.jointCount, "a sample has 9 intrinsics and \(HandSkeleton.jointCount) joints")
     self.image = image
     self.intrinsics = intrinsics
     self.xyz = xyz
     let k = Intrinsics(matrix: intrinsics)
-    self.uv = uv ?? xyz.map { let p = k.project($0); return SIMD2(p.u, p.v) }
+    self.uv =
+      uv
+      ?? xyz.map {
+        let p = k.project($0); return SIMD2(p.u, p.v)
+      }
     self.visible = visible ?? [Bool](repeating: true, count: HandSkeleton.jointCount)
     self.hand = hand
     self.source = source

@@ -73,8 +73,9 @@ public enum SyntheticHands {
   }
 
   static func apply(_ r: [[Double]], _ p: Vector3<Double>) -> Vector3<Double> {
-    Vector3(r[0][0] * p.x + r[0][1] * p.y + r[0][2] * p.z, r[1][0] * p.x + r[1][1] * p.y + r[1][2] * p.z,
-            r[2][0] * p.x + r[2][1] * p.y + r[2][2] * p.z)
+    Vector3(
+      r[0][0] * p.x + r[0][1] * p.y + r[0][2] * p.z, r[1][0] * p.x + r[1][1] * p.y + r[1][2] * p.z,
+      r[2][0] * p.x + r[2][1] * p.y + r[2][2] * p.z)
   }
 
   /// The hand's orientation in the camera frame. In the hand frame the fingers
@@ -91,9 +92,13 @@ public enum SyntheticHands {
       let q = (0..<4).map { _ in Double(rng.nextNormal()) }
       let nq = (q.map { $0 * $0 }.reduce(0, +)).squareRoot()
       let (w, x, y, z) = (q[0] / nq, q[1] / nq, q[2] / nq, q[3] / nq)
-      return ([[1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-               [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-               [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)]], 330...560)
+      return (
+        [
+          [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+          [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+          [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ], 330...560
+      )
     case .capture:
       let yaw: Double, pitch: Double, roll: Double, distance: ClosedRange<Double>
       if Double.random(in: 0..<1, using: &rng) < 0.5 {
@@ -123,8 +128,9 @@ public enum SyntheticHands {
     let distance = Double.random(in: distanceRange, using: &rng)
     let f = Double(size) * Double.random(in: 1.05...1.45, using: &rng)
     let c = Double(size - 1) / 2
-    let offset = Vector3(Double.random(in: -0.08...0.08, using: &rng) * distance * Double(size) / f,
-                         Double.random(in: -0.08...0.08, using: &rng) * distance * Double(size) / f, distance)
+    let offset = Vector3(
+      Double.random(in: -0.08...0.08, using: &rng) * distance * Double(size) / f,
+      Double.random(in: -0.08...0.08, using: &rng) * distance * Double(size) / f, distance)
     let xyz = joints.map { apply(r, $0 - centre) + offset }
     let k = [f, 0, c + Double.random(in: -2...2, using: &rng), 0, f, c + Double.random(in: -2...2, using: &rng), 0, 0, 1]
     return Scene(joints: xyz, k: k, elbow: apply(r, elbowHand - centre) + offset, palmNormal: apply(r, Vector3(0, 0, -1)))
@@ -185,7 +191,8 @@ public enum SyntheticHands {
     let back = 0.86 * SIMD3(skin[0], skin[1], skin[2])
     let palm = pointwiseMin(SIMD3(skin[0] * 1.12 + 12, skin[1] * 1.1 + 8, skin[2] * 1.1 + 10), SIMD3(repeating: 255))
     let nail = 0.35 * SIMD3(skin[0], skin[1], skin[2]) + 0.65 * SIMD3<Double>(240, 215, 210)
-    let sleeve: SIMD3<Double>? = Double.random(in: 0..<1, using: &rng) < 0.4
+    let sleeve: SIMD3<Double>? =
+      Double.random(in: 0..<1, using: &rng) < 0.4
       ? SIMD3(Double.random(in: 20...235, using: &rng), Double.random(in: 20...235, using: &rng), Double.random(in: 20...235, using: &rng)) : nil
     let sleeveStart = Double.random(in: 0.2...0.8, using: &rng)
     let light = unitVector(Vector3(Double(rng.nextNormal()), Double(rng.nextNormal()), -2))
@@ -300,8 +307,10 @@ public enum SyntheticHands {
 ///    "uv": [[u, v] × 21] (px), "visible": [21 × bool]}, …]}`.
 public enum SyntheticDataset {
   /// Renders and writes `count` samples; `progress` is told each finished index.
-  public static func write(to directory: String, count: Int, size: Int, seed: UInt64, views: SyntheticViews = .capture, threads: Int = 1,
-                           progress: (Int) -> Void = { _ in }) throws(DatasetError) {
+  public static func write(
+    to directory: String, count: Int, size: Int, seed: UInt64, views: SyntheticViews = .capture, threads: Int = 1,
+    progress: (Int) -> Void = { _ in }
+  ) throws(DatasetError) {
     let images = directory + "/images"
     do { try FileManager.default.createDirectory(atPath: images, withIntermediateDirectories: true) } catch {
       throw .malformed(directory, "cannot create the directory: \(error.localizedDescription)")
@@ -328,7 +337,8 @@ public enum SyntheticDataset {
       }
     }
     if let failure { throw failure }
-    let json = "{\"format\": \"ekd-synth\", \"version\": 1, \"size\": \(size), \"seed\": \(seed), \"views\": \"\(views.rawValue)\", \"samples\": [\n"
+    let json =
+      "{\"format\": \"ekd-synth\", \"version\": 1, \"size\": \(size), \"seed\": \(seed), \"views\": \"\(views.rawValue)\", \"samples\": [\n"
       + entries.joined(separator: ",\n") + "\n]}\n"
     do { try AtomicFile.write(Data(json.utf8), to: URL(fileURLWithPath: directory + "/labels.json")) } catch {
       throw .malformed(error.path, "cannot write the labels: \(error.reason)")
@@ -369,8 +379,13 @@ public enum SyntheticDataset {
       guard e.K.count == 3, e.K.allSatisfy({ $0.count == 3 }), e.xyz.count == j, e.xyz.allSatisfy({ $0.count == 3 }),
         e.uv.count == j, e.uv.allSatisfy({ $0.count == 2 }), e.visible.map({ $0.count == j }) ?? true
       else { throw .malformed(path, "sample \(i) must have K 3×3, xyz \(j)×3, uv \(j)×2 and \(j) visible flags") }
-      return (directory + "/" + e.image, (e.K.flatMap { $0 }, e.xyz.map { Vector3($0[0], $0[1], $0[2]) }, e.uv.map { SIMD2($0[0], $0[1]) },
-                                          e.visible ?? [Bool](repeating: true, count: j)))
+      return (
+        directory + "/" + e.image,
+        (
+          e.K.flatMap { $0 }, e.xyz.map { Vector3($0[0], $0[1], $0[2]) }, e.uv.map { SIMD2($0[0], $0[1]) },
+          e.visible ?? [Bool](repeating: true, count: j)
+        )
+      )
     }
   }
 }

@@ -45,9 +45,10 @@ final class ShapePass {
       return x
     }
     let timed: (any Layer)? = shape.macs > 0 ? (layer as any Layer) : nil
-    rows.append(LayerTrace(
-      path: path, kind: layer.kind, input: x.shape, output: shape.output, macs: shape.macs,
-      parameters: layer.trainableParameters.reduce(0) { $0 + $1.value.count }, layer: timed))
+    rows.append(
+      LayerTrace(
+        path: path, kind: layer.kind, input: x.shape, output: shape.output, macs: shape.macs,
+        parameters: layer.trainableParameters.reduce(0) { $0 + $1.value.count }, layer: timed))
     if shape.output == x.shape { return x }
     if let p = placeholders[shape.output] { return x.tape.constant(p) }
     let p = Tensor(zeros: shape.output)

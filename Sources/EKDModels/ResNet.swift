@@ -29,7 +29,8 @@ public final class ResNet50: CompositeLayer, StudentNetwork {
     }
     layers = stages
     self.classifier = classifier
-    head = classifier
+    head =
+      classifier
       ? Linear(inputFeatures: 2048, outputFeatures: classCount, using: &rng)
       : Head25D(inputChannels: 2048, width: headWidth, upsamplings: 2, using: &rng)
   }

@@ -34,7 +34,8 @@ public final class SqueezeNet: CompositeLayer, StudentNetwork {
         fire(128, 32, 128), fire(256, 32, 128), pool(),
         fire(256, 48, 192), fire(384, 48, 192), fire(384, 64, 256), fire(512, 64, 256))
     }
-    head = classifier
+    head =
+      classifier
       ? Sequential(Identity(), Conv2d(inputChannels: 512, outputChannels: classCount, kernelSize: 1, using: &rng), ReLU(), GlobalAvgPool2d(), Flatten())
       : Head25D(inputChannels: 512, width: headWidth, upsamplings: 1, using: &rng)
   }

@@ -22,9 +22,10 @@ public enum BLAS {
     _ = singleThreaded
     // Rows of op(A): row r starts at a + r·lda, or at a + r when A is stored transposed.
     Parallel.chunks(m, threads: threads, minimumPerWorker: 16) { rows, _ in
-      sgemm(transA: transA, transB: transB, m: rows.count, n: n, k: k, alpha: alpha,
-            a: a + rows.lowerBound * (transA ? 1 : lda), lda: lda, b: b, ldb: ldb,
-            beta: beta, c: c + rows.lowerBound * ldc, ldc: ldc)
+      sgemm(
+        transA: transA, transB: transB, m: rows.count, n: n, k: k, alpha: alpha,
+        a: a + rows.lowerBound * (transA ? 1 : lda), lda: lda, b: b, ldb: ldb,
+        beta: beta, c: c + rows.lowerBound * ldc, ldc: ldc)
     }
   }
 

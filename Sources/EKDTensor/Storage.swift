@@ -49,7 +49,11 @@ public final class BufferPool: @unchecked Sendable {
 
   public var limitBytes: Int {
     get { lock.withLock { _limit } }
-    set { lock.withLock { _limit = newValue; trimLocked() } }
+    set {
+      lock.withLock {
+        _limit = newValue; trimLocked()
+      }
+    }
   }
   /// Bytes held in free lists right now.
   public var cachedBytes: Int { lock.withLock { _cached } }

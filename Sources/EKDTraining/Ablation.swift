@@ -44,8 +44,9 @@ public struct AblationTable {
     return modes.map { mode in
       let r = runs.filter { $0.mode == mode }
       let paired = r.compactMap { run in baseline[run.seed].map { run.auc - $0 } }
-      return Row(mode: mode, auc: Spread(r.map(\.auc)), vf: Spread(r.map(\.vf)), epe: Spread(r.map(\.epe)),
-                 aucVersusBaseline: mode == .baseline || paired.isEmpty ? nil : Spread(paired))
+      return Row(
+        mode: mode, auc: Spread(r.map(\.auc)), vf: Spread(r.map(\.vf)), epe: Spread(r.map(\.epe)),
+        aucVersusBaseline: mode == .baseline || paired.isEmpty ? nil : Spread(paired))
     }
   }
 
@@ -53,7 +54,8 @@ public struct AblationTable {
   public var text: String {
     var s = "mode        3D AUC            V.F.               EPE mean (mm)   ΔAUC vs baseline (paired)\n"
     for r in rows {
-      s += r.mode.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
+      s +=
+        r.mode.rawValue.padding(toLength: 10, withPad: " ", startingAt: 0)
         + String(format: "  %.3f ± %.3f   %.4f ± %.4f   %5.1f ± %4.1f", r.auc.mean, r.auc.std, r.vf.mean, r.vf.std, r.epe.mean, r.epe.std)
         + (r.aucVersusBaseline.map { String(format: "     %+.3f ± %.3f (n=%d)", $0.mean, $0.std, $0.count) } ?? "") + "\n"
     }
@@ -63,8 +65,10 @@ public struct AblationTable {
   public var json: [String: Any] {
     [
       "table": rows.map { r -> [String: Any] in
-        var o: [String: Any] = ["mode": r.mode.rawValue, "auc_3d_mean": r.auc.mean, "auc_3d_std": r.auc.std, "vf_mean": r.vf.mean, "vf_std": r.vf.std,
-                                "epe_mean_mm": r.epe.mean, "epe_std_mm": r.epe.std, "runs": r.auc.count]
+        var o: [String: Any] = [
+          "mode": r.mode.rawValue, "auc_3d_mean": r.auc.mean, "auc_3d_std": r.auc.std, "vf_mean": r.vf.mean, "vf_std": r.vf.std,
+          "epe_mean_mm": r.epe.mean, "epe_std_mm": r.epe.std, "runs": r.auc.count,
+        ]
         if let d = r.aucVersusBaseline { o["auc_3d_minus_baseline_mean"] = d.mean; o["auc_3d_minus_baseline_std"] = d.std }
         return o
       },

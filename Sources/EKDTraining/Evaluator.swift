@@ -16,13 +16,16 @@ public enum Evaluator {
 
   /// Metrics over `source` (in order, no augmentation), and the `keepWorst`
   /// predictions with the most angle violations (ties: larger error).
-  public static func evaluate(_ student: Student, source: any SampleSource, bounds: AngleBounds, batchSize: Int = 32,
-                              threads: Int = 2, keepWorst: Int = 8,
-                              progress: (Int, Int) -> Void = { _, _ in }) throws(DatasetError) -> (MetricAccumulator, [Prediction]) {
+  public static func evaluate(
+    _ student: Student, source: any SampleSource, bounds: AngleBounds, batchSize: Int = 32,
+    threads: Int = 2, keepWorst: Int = 8,
+    progress: (Int, Int) -> Void = { _, _ in }
+  ) throws(DatasetError) -> (MetricAccumulator, [Prediction]) {
     var metrics = MetricAccumulator(bounds: bounds)
     var worst: [Prediction] = []
-    let loader = BatchLoader(source: source, batchSize: batchSize,
-                             cropSize: student.inputSize, shuffle: false)
+    let loader = BatchLoader(
+      source: source, batchSize: batchSize,
+      cropSize: student.inputSize, shuffle: false)
     defer { loader.stop() }
     var step = 0
     while let batch = try loader.next() {

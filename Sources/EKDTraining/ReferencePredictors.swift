@@ -29,8 +29,10 @@ public enum ReferencePredictor: CaseIterable, Sendable {
   }
 
   /// Metrics of every predictor on `test`, with the mean pose taken from `train`.
-  public static func evaluate(train: any SampleSource, test: any SampleSource, bounds: AngleBounds, cropSize: Int = 64,
-                              meanOver: Int = 2000, seed: UInt64 = 0) throws(DatasetError) -> [(ReferencePredictor, MetricAccumulator)] {
+  public static func evaluate(
+    train: any SampleSource, test: any SampleSource, bounds: AngleBounds, cropSize: Int = 64,
+    meanOver: Int = 2000, seed: UInt64 = 0
+  ) throws(DatasetError) -> [(ReferencePredictor, MetricAccumulator)] {
     let n = HandSkeleton.poseScalars
     var mean = [Double](repeating: 0, count: n), seen = 0
     let trainLoader = BatchLoader(source: train, batchSize: 64, cropSize: cropSize, shuffle: false)
@@ -68,7 +70,9 @@ public enum ReferencePredictor: CaseIterable, Sendable {
         for i in 0..<b.count {
           let o = i * n
           let joints = { (t: [Float]) in (0..<HandSkeleton.jointCount).map { k in Vector3(Double(t[o + 3 * k]), Double(t[o + 3 * k + 1]), Double(t[o + 3 * k + 2])) } }
-          let uv = { (t: [Float], stride: Int) in (0..<HandSkeleton.jointCount).map { k in SIMD2(Double(t[i * stride * HandSkeleton.jointCount + stride * k]), Double(t[i * stride * HandSkeleton.jointCount + stride * k + 1])) } }
+          let uv = { (t: [Float], stride: Int) in
+            (0..<HandSkeleton.jointCount).map { k in SIMD2(Double(t[i * stride * HandSkeleton.jointCount + stride * k]), Double(t[i * stride * HandSkeleton.jointCount + stride * k + 1])) }
+          }
           results[r].1.add(predicted: joints(xyz.scalars), truth: joints(b.xyz.scalars), predictedUV: uv(uvz, 3), trueUV: uv(b.uv.scalars, 2))
         }
       }

@@ -1,6 +1,6 @@
 import EKDData
-import EKDTensor
 import EKDHand
+import EKDTensor
 import Foundation
 
 /// Reports of a run: JSON metrics, a PCK plot (SVG) and pictures of the worst
@@ -51,8 +51,9 @@ public enum Report {
             for c in 0..<3 { canvas.pixels[((oy + y) * canvas.width + ox + x) * 3 + c] = p.image.pixels[((y / scale) * p.image.width + x / scale) * 3 + c] }
           }
         }
-        drawSkeleton(&canvas, uv.map { SIMD2(($0.x + 0.5) * Double(scale) - 0.5 + Double(ox), ($0.y + 0.5) * Double(scale) - 0.5 + Double(oy)) },
-                     clip: (ox, oy, s))
+        drawSkeleton(
+          &canvas, uv.map { SIMD2(($0.x + 0.5) * Double(scale) - 0.5 + Double(ox), ($0.y + 0.5) * Double(scale) - 0.5 + Double(oy)) },
+          clip: (ox, oy, s))
       }
     }
     return canvas

@@ -1,6 +1,6 @@
 import EKDData
-import EKDLayers
 import EKDHand
+import EKDLayers
 import EKDLosses
 import EKDModels
 import EKDTensor
@@ -47,8 +47,9 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
   /// The weights of the objective, resolved once: the mode zeroes the
   /// teacher's terms it does not use.
   public var weights: LossWeights {
-    LossWeights(heatmap: lambdaHeatmap, angle: mode.usesAngleLoss ? lambdaAngle : 0,
-                offset: mode.usesOffsetNetwork ? lambdaOffset : 0, modifiedPosition: mode.usesOffsetNetwork ? lambdaModified : 0)
+    LossWeights(
+      heatmap: lambdaHeatmap, angle: mode.usesAngleLoss ? lambdaAngle : 0,
+      offset: mode.usesOffsetNetwork ? lambdaOffset : 0, modifiedPosition: mode.usesOffsetNetwork ? lambdaModified : 0)
   }
 
   /// `weights` at `step`, with the teacher's warm-up applied.
@@ -159,8 +160,9 @@ public final class Trainer {
     let tape = Tape(mode: .training, threads: c.threads)
     if profileNextStep { tape.enableProfiling() }
     defer { if profileNextStep { lastProfile = tape.profile } }
-    let objective = Objective(student: student, teacher: teacher, batch: batch, weights: c.weights(atStep: step),
-                              heatmapSigma: c.heatmapSigma, tape: tape)
+    let objective = Objective(
+      student: student, teacher: teacher, batch: batch, weights: c.weights(atStep: step),
+      heatmapSigma: c.heatmapSigma, tape: tape)
     // In a fixed order, so the message names the first term that broke.
     for term in LossTerm.allCases where !(objective.terms[term]?.isFinite ?? true) {
       throw .nonFinite(step: step, term: "loss term \(term.rawValue)")
@@ -174,8 +176,9 @@ public final class Trainer {
     optimizer.learningRate = learningRate(at: step)
     optimizer.step(updated)
     step += 1
-    return StepReport(step: step, terms: objective.terms, invalidFraction: objective.invalidFraction,
-                      learningRate: optimizer.learningRate, imagesPerSecond: Double(batch.count) / Date().timeIntervalSince(t0))
+    return StepReport(
+      step: step, terms: objective.terms, invalidFraction: objective.invalidFraction,
+      learningRate: optimizer.learningRate, imagesPerSecond: Double(batch.count) / Date().timeIntervalSince(t0))
   }
 
   /// Trains from the current step up to `until` (default: the configured steps).
@@ -183,8 +186,9 @@ public final class Trainer {
     let c = configuration
     let end = min(last ?? c.steps, c.steps)
     guard step < end else { return }
-    let loader = BatchLoader(source: source, batchSize: c.batchSize, cropSize: student.inputSize,
-                             augmentation: c.augment ? Augmentation() : .none, shuffle: true, seed: c.seed, startStep: step)
+    let loader = BatchLoader(
+      source: source, batchSize: c.batchSize, cropSize: student.inputSize,
+      augmentation: c.augment ? Augmentation() : .none, shuffle: true, seed: c.seed, startStep: step)
     defer { loader.stop() }
     while step < end {
       let t0 = Date()
@@ -221,8 +225,10 @@ public final class Trainer {
 
   var metadata: [String: String] {
     let config = (try? JSONEncoder().encode(configuration)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
-    return ["format": "ekd-checkpoint", "step": String(step), "adam_step": String(optimizer.stepCount),
-            "configuration": config, "bounds": String(decoding: bounds.jsonData(), as: UTF8.self), "student": student.name]
+    return [
+      "format": "ekd-checkpoint", "step": String(step), "adam_step": String(optimizer.stepCount),
+      "configuration": config, "bounds": String(decoding: bounds.jsonData(), as: UTF8.self), "student": student.name,
+    ]
   }
 
   /// Rebuilds a trainer from a checkpoint directory (same configuration, step,

@@ -86,13 +86,14 @@ func json(_ poses: [[[Double]]]) -> String {
     #expect(abs((rows[1]["loss_theta"] as? Double ?? 0) - 1) < 1e-9)
   }
 
-  @Test(arguments: [
-    ("missing", nil, "no such file"),
-    ("bad.json", "[[1, 2", "not valid JSON"),
-    ("short.json", "[[" + String(repeating: "[0,0,0],", count: 19) + "[0,0,0]]]", "pose 0 has 20 joints, expected 21"),
-    ("flat2d.json", "[[" + String(repeating: "[0,0],", count: 20) + "[0,0]]]", "pose 0 joint 0 is not [x, y, z]"),
-    ("object.json", "{\"poses\": []}", "expected a JSON array of poses"),
-  ] as [(String, String?, String)])
+  @Test(
+    arguments: [
+      ("missing", nil, "no such file"),
+      ("bad.json", "[[1, 2", "not valid JSON"),
+      ("short.json", "[[" + String(repeating: "[0,0,0],", count: 19) + "[0,0,0]]]", "pose 0 has 20 joints, expected 21"),
+      ("flat2d.json", "[[" + String(repeating: "[0,0],", count: 20) + "[0,0]]]", "pose 0 joint 0 is not [x, y, z]"),
+      ("object.json", "{\"poses\": []}", "expected a JSON array of poses"),
+    ] as [(String, String?, String)])
   func badInputIsOneLineOnStderrAndExitTwo(name: String, contents: String?, problem: String) throws {
     let path = try contents.map { try scratchFile(name, $0) } ?? "/nonexistent/\(name).json"
     for args in [["angles", "--poses", path], ["bounds", "--poses", path, "--out", "/tmp/ekd-never-written.json"]] {

@@ -98,7 +98,8 @@ func refusal(of file: String, _ body: () throws -> Void) -> String? {
   @Test(arguments: ["APPEND", "TUPLE1"])
   func deepNestingIsAnErrorNotAStackOverflow(opcode: String) {
     let n = 1_000_000
-    let body: [UInt8] = opcode == "APPEND"
+    let body: [UInt8] =
+      opcode == "APPEND"
       ? [UInt8](repeating: 0x5D, count: n) + [UInt8](repeating: 0x61, count: n - 1)
       : [0x29] + [UInt8](repeating: 0x85, count: n)
     let why = refusal(of: "deep.pkl") { _ = try PickleReader.read(pickle(body), path: "deep.pkl") }

@@ -41,7 +41,9 @@ func scratchDirectory(_ name: String) -> String {
       var refused = 0
       for trial in 0..<600 {
         var b = [UInt8](bytes)
-        if trial % 2 == 0 { b = Array(b.prefix(Int(rng.next() % UInt64(b.count)))) } else {
+        if trial % 2 == 0 {
+          b = Array(b.prefix(Int(rng.next() % UInt64(b.count))))
+        } else {
           for _ in 0..<3 { b[Int(rng.next() % UInt64(b.count))] = UInt8(truncatingIfNeeded: rng.next()) }
         }
         do { _ = try Image(decoding: Data(b), path: name) } catch { refused += 1 }

@@ -120,8 +120,10 @@ let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appen
     return b
   }
 
-  @Test(arguments: ["rhd/RHD_published_v2/training/anno_training.pickle", "rhd/RHD_published_v2/evaluation/anno_evaluation.pickle",
-                    "lm/calibrations/data_1/webcam_1/rvec.pkl", "lm/calibrations/data_1/webcam_1/tvec.pkl"])
+  @Test(arguments: [
+    "rhd/RHD_published_v2/training/anno_training.pickle", "rhd/RHD_published_v2/evaluation/anno_evaluation.pickle",
+    "lm/calibrations/data_1/webcam_1/rvec.pkl", "lm/calibrations/data_1/webcam_1/tvec.pkl",
+  ])
   func pickles(_ file: String) throws {
     let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: fixtures + "/" + file)))
     var rng = SeededRandom(seed: 1)

@@ -96,8 +96,9 @@ import _EKDTestSupport
     var rng = SeededRandom(seed: 9)
     let poses = (0..<3).map { _ in Poses.random(&rng).map { Vector3(Float($0.x), Float($0.y), Float($0.z)) } }
     // Tight bounds around the first pose: the others violate many angles, far from the kinks.
-    let tight = AngleBounds(lower: JointAngles.values(poses[0]).map { Double($0) - 0.01 },
-                            upper: JointAngles.values(poses[0]).map { Double($0) + 0.01 }, dataset: "", sampleCount: 1)
+    let tight = AngleBounds(
+      lower: JointAngles.values(poses[0]).map { Double($0) - 0.01 },
+      upper: JointAngles.values(poses[0]).map { Double($0) + 0.01 }, dataset: "", sampleCount: 1)
     let (mismatches, probed) = GradientCheck(step: 1e-2, tolerance: 2e-2, samplesPerTensor: 200).check(inputs: [PoseTensor.tensor(poses)]) { t, v in
       t.angleLoss(v[0], bounds: tight)
     }

@@ -34,11 +34,12 @@ enum Poses {
 
   /// A plausible random right hand: the flat hand with each bone bent by random angles.
   static func random(_ rng: inout some RandomNumberGenerator) -> [Vector3<Double>] {
-    hand(directions: (0..<5).map { _ in
-      (0..<3).map { _ in
-        let flex = Double.random(in: 0...1.2, using: &rng), spread = Double.random(in: -0.3...0.3, using: &rng)
-        return Vector3(sin(spread), -cos(spread) * cos(flex), -cos(spread) * sin(flex))
-      }
-    })
+    hand(
+      directions: (0..<5).map { _ in
+        (0..<3).map { _ in
+          let flex = Double.random(in: 0...1.2, using: &rng), spread = Double.random(in: -0.3...0.3, using: &rng)
+          return Vector3(sin(spread), -cos(spread) * cos(flex), -cos(spread) * sin(flex))
+        }
+      })
   }
 }

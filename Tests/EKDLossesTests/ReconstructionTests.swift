@@ -61,8 +61,10 @@ import _EKDTestSupport
       let tape = Tape(mode: .inference)
       var kf = Self.k
       kf[1] = Float(skew)
-      let c = tape.reconstruct(tape.constant(Tensor(shape: [1, 21, 3], scalars: uvz)), intrinsics: Tensor(shape: [1, 3, 3], scalars: kf),
-                               rootDepth: Tensor(shape: [1], scalars: [Float(z0)]), scale: Tensor(shape: [1], scalars: [Float(s)])).value
+      let c = tape.reconstruct(
+        tape.constant(Tensor(shape: [1, 21, 3], scalars: uvz)), intrinsics: Tensor(shape: [1, 3, 3], scalars: kf),
+        rootDepth: Tensor(shape: [1], scalars: [Float(z0)]), scale: Tensor(shape: [1], scalars: [Float(s)])
+      ).value
       for (j, p) in pose.enumerated() {
         let err = Vector3(Double(c[0, j, 0]), Double(c[0, j, 1]), Double(c[0, j, 2])) - p
         #expect(err.length < 1e-3, "joint \(j): \(err.length) mm")
@@ -76,8 +78,9 @@ import _EKDTestSupport
     var k = Self.k + Self.k
     k[10] = 0.5
     let (m1, _) = GradientCheck(step: 1e-2, tolerance: 1e-2, samplesPerTensor: 60).check(inputs: [uvz]) { t, v in
-      t.reconstruct(v[0], intrinsics: Tensor(shape: [2, 3, 3], scalars: k), rootDepth: Tensor(shape: [2], scalars: [400, 500]),
-                    scale: Tensor(shape: [2], scalars: [90, 80]))
+      t.reconstruct(
+        v[0], intrinsics: Tensor(shape: [2, 3, 3], scalars: k), rootDepth: Tensor(shape: [2], scalars: [400, 500]),
+        scale: Tensor(shape: [2], scalars: [90, 80]))
     }
     #expect(m1.isEmpty, "\(m1.prefix(5))")
     let c = Tensor.randomNormal([2, 21, 3], std: 50, using: &rng)
@@ -88,8 +91,10 @@ import _EKDTestSupport
   @Test func rootRelativeNormalises() {
     let pose = Poses.flat.map { $0 + Vector3(15, -10, 420) }
     let tape = Tape(mode: .inference)
-    let p = tape.rootRelative(tape.constant(PoseTensor.tensor([pose.map { Vector3(Float($0.x), Float($0.y), Float($0.z)) }])),
-                              scale: Tensor(shape: [1], scalars: [80])).value
+    let p = tape.rootRelative(
+      tape.constant(PoseTensor.tensor([pose.map { Vector3(Float($0.x), Float($0.y), Float($0.z)) }])),
+      scale: Tensor(shape: [1], scalars: [80])
+    ).value
     #expect(p[0, 0, 0] == 0 && p[0, 0, 1] == 0 && p[0, 0, 2] == 0)
     #expect(abs(p[0, 9, 1] - Float(-80.0 / 80)) < 1e-6)  // middle MCP is 80 mm above the wrist
   }

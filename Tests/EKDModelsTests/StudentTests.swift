@@ -1,5 +1,5 @@
-import EKDLayers
 import EKDHand
+import EKDLayers
 import EKDLosses
 import EKDModels
 import EKDTensor

@@ -4,10 +4,12 @@ import _EKDTestSupport
 
 @Suite struct BatchNormOp {
   func parameters(_ c: Int, rng: inout SeededRandom) -> (Parameter, Parameter, Parameter, Parameter) {
-    (Parameter(Tensor.randomUniform([c], in: 0.5...1.5, using: &rng)),
-     Parameter(Tensor.randomNormal([c], using: &rng)),
-     Parameter(Tensor(zeros: [c]), trainable: false),
-     Parameter(Tensor(repeating: 1, shape: [c]), trainable: false))
+    (
+      Parameter(Tensor.randomUniform([c], in: 0.5...1.5, using: &rng)),
+      Parameter(Tensor.randomNormal([c], using: &rng)),
+      Parameter(Tensor(zeros: [c]), trainable: false),
+      Parameter(Tensor(repeating: 1, shape: [c]), trainable: false)
+    )
   }
 
   @Test(arguments: [Tape.Mode.training, .inference])

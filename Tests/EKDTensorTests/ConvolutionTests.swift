@@ -53,10 +53,11 @@ import _EKDTestSupport
         var grads: [[Tensor]] = []
         for tiles in [tileColumns, 1 << 30] {
           var dx = Tensor(zeros: x.shape), dw = Tensor(zeros: w.shape), db = Tensor(zeros: b.shape)
-          Conv2dKernel.backward(dy, input: x, weight: w, geometry: g, threads: threads,
-                                dx: dx.withUnsafeMutableBufferPointer { $0.baseAddress! },
-                                dw: dw.withUnsafeMutableBufferPointer { $0.baseAddress! },
-                                db: db.withUnsafeMutableBufferPointer { $0.baseAddress! }, tileColumns: tiles)
+          Conv2dKernel.backward(
+            dy, input: x, weight: w, geometry: g, threads: threads,
+            dx: dx.withUnsafeMutableBufferPointer { $0.baseAddress! },
+            dw: dw.withUnsafeMutableBufferPointer { $0.baseAddress! },
+            db: db.withUnsafeMutableBufferPointer { $0.baseAddress! }, tileColumns: tiles)
           grads.append([dx, dw, db])
         }
         for (a, e) in zip(grads[0], grads[1]) { #expect(Reference.maxAbsDifference(a, e) < 1e-4) }

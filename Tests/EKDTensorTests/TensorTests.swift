@@ -1,6 +1,6 @@
-import _EKDTestSupport
 import EKDTensor
 import Testing
+import _EKDTestSupport
 
 @Suite struct TensorBasics {
   @Test func copyOnWriteLeavesTheOriginalAlone() {

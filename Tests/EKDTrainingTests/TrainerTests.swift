@@ -1,6 +1,6 @@
 import EKDData
-import EKDLayers
 import EKDHand
+import EKDLayers
 import EKDLosses
 import EKDModels
 import EKDTensor

@@ -216,7 +216,9 @@ public struct PickleReader {
         push(.float(Double(bitPattern: s.reduce(UInt64(0)) { $0 << 8 | UInt64($1) })))
       case 0x49:  // INT (text); "01"/"00" are True/False in protocol 0
         let t = try line()
-        if t == "01" || t == "00" { push(.bool(t == "01")) } else {
+        if t == "01" || t == "00" {
+          push(.bool(t == "01"))
+        } else {
           guard let v = Int(t) else { throw fail("bad INT \(t)") }
           push(.int(v))
         }

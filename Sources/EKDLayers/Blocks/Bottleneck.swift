@@ -18,7 +18,8 @@ public final class Bottleneck: CompositeLayer {
     bn2 = BatchNorm2d(planes)
     conv3 = Conv2d(inputChannels: planes, outputChannels: out, kernelSize: 1, bias: false, using: &rng)
     bn3 = BatchNorm2d(out)
-    downsample = (stride != 1 || inputChannels != out)
+    downsample =
+      (stride != 1 || inputChannels != out)
       ? Sequential(Conv2d(inputChannels: inputChannels, outputChannels: out, kernelSize: 1, stride: stride, bias: false, using: &rng), BatchNorm2d(out))
       : nil
   }

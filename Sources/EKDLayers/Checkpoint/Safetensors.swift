@@ -1,5 +1,5 @@
-import Foundation
 import EKDTensor
+import Foundation
 
 /// The safetensors format: what `safetensors.torch.save_file` writes and `load_file` reads.
 ///

@@ -1,5 +1,5 @@
-import Foundation
 import EKDTensor
+import Foundation
 
 /// Adam (Kingma & Ba 2015) with L2 weight decay added to the gradient, as PyTorch's `Adam`.
 ///

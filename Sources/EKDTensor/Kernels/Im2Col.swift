@@ -20,8 +20,10 @@ public struct ConvGeometry: Hashable, Sendable, CustomStringConvertible {
 
   /// Output extent for an input extent (floor mode).
   public func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {
-    ((height + 2 * padHeight - kernelHeight) / strideHeight + 1,
-     (width + 2 * padWidth - kernelWidth) / strideWidth + 1)
+    (
+      (height + 2 * padHeight - kernelHeight) / strideHeight + 1,
+      (width + 2 * padWidth - kernelWidth) / strideWidth + 1
+    )
   }
 
   /// A 1×1, stride-1, unpadded window: the input is already the column matrix.

@@ -99,8 +99,9 @@ public enum Conv2dKernel {
             Im2Col.forward(px + first * c * h * wd, channels: c, height: h, width: wd, g, rows: t.rows, into: cols, ld: pc)
             (columns, ldb) = (UnsafePointer(cols), pc)
           }
-          BLAS.gemm(m: o, n: pc, k: k, a: pw, lda: k, b: columns, ldb: ldb, beta: pb == nil ? 0 : 1, c: yi, ldc: p,
-                    threads: plan.gemmThreads)
+          BLAS.gemm(
+            m: o, n: pc, k: k, a: pw, lda: k, b: columns, ldb: ldb, beta: pb == nil ? 0 : 1, c: yi, ldc: p,
+            threads: plan.gemmThreads)
         } else {
           // Several small images side by side, then scattered to NCHW.
           let cols = scratch.cols(k * widest), out = scratch.out(o * widest)
@@ -137,7 +138,8 @@ public enum Conv2dKernel {
     let px = x.pointer, pw = w.pointer, pg = dy.pointer
     let plan = plan ?? backwardPlan(batch: n, threads: threads)
     // Per-worker dW partial sums when the batch is split; worker 0 writes dw directly.
-    let partials = (dw != nil && plan.workers > 1)
+    let partials =
+      (dw != nil && plan.workers > 1)
       ? (1..<plan.workers).map { _ in TensorStorage(zeroedCount: o * k) } : []
     // Workers own whole images, so col2im of different workers never overlaps.
     Parallel.chunks(n, threads: plan.workers) { images, worker in
@@ -170,20 +172,24 @@ public enum Conv2dKernel {
             }
             (columns, ldb) = (UnsafePointer(cols), width)
           }
-          BLAS.gemm(transB: true, m: o, n: k, k: width, a: gt, lda: ldg, b: columns, ldb: ldb, beta: 1, c: dwOut, ldc: k,
-                    threads: plan.gemmThreads)
+          BLAS.gemm(
+            transB: true, m: o, n: k, k: width, a: gt, lda: ldg, b: columns, ldb: ldb, beta: 1, c: dwOut, ldc: k,
+            threads: plan.gemmThreads)
         }
         if let dx {
           if direct {
-            BLAS.gemm(transA: true, m: k, n: pc, k: o, a: pw, lda: k, b: gt, ldb: ldg, beta: 1,
-                      c: dx + first * c * h * wd + t.rows.lowerBound * wo, ldc: p, threads: plan.gemmThreads)
+            BLAS.gemm(
+              transA: true, m: k, n: pc, k: o, a: pw, lda: k, b: gt, ldb: ldg, beta: 1,
+              c: dx + first * c * h * wd + t.rows.lowerBound * wo, ldc: p, threads: plan.gemmThreads)
           } else {
             let dcols = scratch.dcols(k * widest)
-            BLAS.gemm(transA: true, m: k, n: width, k: o, a: pw, lda: k, b: gt, ldb: ldg, c: dcols, ldc: width,
-                      threads: plan.gemmThreads)
+            BLAS.gemm(
+              transA: true, m: k, n: width, k: o, a: pw, lda: k, b: gt, ldb: ldg, c: dcols, ldc: width,
+              threads: plan.gemmThreads)
             for (j, i) in t.images.enumerated() {
-              Im2Col.backward(dcols + j * pc, ld: width, channels: c, height: h, width: wd, g, rows: t.rows,
-                              accumulatingInto: dx + i * c * h * wd)
+              Im2Col.backward(
+                dcols + j * pc, ld: width, channels: c, height: h, width: wd, g, rows: t.rows,
+                accumulatingInto: dx + i * c * h * wd)
             }
           }
         }
