@@ -56,13 +56,13 @@ let package = Package(
     .executableTarget(name: "ekd", dependencies: ["EKDCommands"]),
 
     // MARK: Implementation details
-    .target(name: "_EKDTestSupport", dependencies: ["EKDTensor", "EKDLayers"]),
+    .target(name: "_EKDTestSupport", dependencies: ["EKDTensor"]),
 
     // MARK: Benchmarks
     .executableTarget(
       name: "EKDBench",
       dependencies: [
-        "EKDTensor", "EKDLayers", "EKDHand", "EKDLosses", "EKDModels", "EKDTraining", "COpenBLAS", "_EKDTestSupport",
+        "EKDTensor", "EKDLayers", "EKDHand", "EKDLosses", "EKDModels", "EKDData", "EKDTraining", "COpenBLAS", "_EKDTestSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Benchmarks/EKDBench"
@@ -71,9 +71,9 @@ let package = Package(
     // MARK: Tests
     .testTarget(name: "EKDTensorTests", dependencies: ["EKDTensor", "_EKDTestSupport"]),
     .testTarget(name: "EKDLossesTests", dependencies: ["EKDHand", "EKDLosses", "_EKDTestSupport"]),
-    .testTarget(name: "EKDModelsTests", dependencies: ["EKDModels", "EKDHand", "EKDLosses", "_EKDTestSupport"]),
+    .testTarget(name: "EKDModelsTests", dependencies: ["EKDModels", "EKDLayers", "EKDHand", "EKDLosses", "_EKDTestSupport"]),
     .testTarget(name: "EKDDataTests", dependencies: ["EKDData", "EKDHand"], exclude: ["Fixtures"]),
-    .testTarget(name: "EKDTrainingTests", dependencies: ["EKDTraining", "EKDHand", "EKDLosses"]),
+    .testTarget(name: "EKDTrainingTests", dependencies: ["EKDTraining", "EKDData", "EKDLayers", "EKDModels", "EKDHand", "EKDLosses"]),
     .testTarget(name: "EKDCommandsTests", dependencies: ["ekd"]),
     .testTarget(
       name: "EKDLayersTests",

@@ -10,13 +10,13 @@ import Foundation
 
 /// Options every training command shares.
 struct TrainingOptions: ParsableArguments {
-  @Option(help: "Student: \(StudentZoo.names.joined(separator: ", ")).") var student = "tiny"
+  @Option(help: "Student: \(StudentZoo.names.joined(separator: ", ")).") var student = "small"
   @Option(help: "Training steps.") var steps = 1500
   @Option(help: "Batch size.") var batch = 32
-  @Option(help: "Peak learning rate (Adam).") var lr: Float = 2e-3
+  @Option(help: "Peak learning rate (Adam).") var lr: Float = 3e-3
   @Option(help: "Learning-rate schedule after the warm-up: cosine or step.") var schedule = LearningRateSchedule.cosine
-  @Option(help: "Steps of linear learning-rate warm-up.") var warmup = 0
-  @Option(help: "Weight of the heatmap term (KL to Gaussian targets) in the student's own loss; 0 turns it off.") var lambdaHeatmap: Float = 0
+  @Option(help: "Steps of linear learning-rate warm-up.") var warmup = 100
+  @Option(help: "Weight of the heatmap term (KL to Gaussian targets) in the student's own loss; 0 turns it off.") var lambdaHeatmap: Float = 1
   @Option(help: "σ of the Gaussian heatmap targets, in heatmap pixels.") var heatmapSigma: Float = 1
   @Option(help: "λ1, the weight of Loss_θ.") var lambdaAngle: Float = 1
   @Option(help: "λ2, the weight of Loss_off.") var lambdaOffset: Float = 1

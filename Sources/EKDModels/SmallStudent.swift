@@ -8,7 +8,7 @@ import EKDTensor
 /// `tiny` stops at stride 8 with a ~45 px receptive field: it finds joints
 /// but cannot tell how the hand is turned, and depth needs exactly that. This
 /// one goes down to stride 16 (4×4 at 64², every unit seeing the whole crop)
-/// with two 3×3 convs per level, then comes back up through stride 8 to
+/// with two or three 3×3 convs per level, then comes back up through stride 8 to
 /// stride 4, concatenating each level's features on the way (skip
 /// connections keep the 2D precise). The offset network gets the stride-16
 /// context, pooled.

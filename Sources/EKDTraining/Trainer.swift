@@ -16,17 +16,17 @@ public enum LearningRateSchedule: String, CaseIterable, Codable, Sendable {
 
 /// Everything that defines a training run; stored with every checkpoint.
 public struct TrainingConfiguration: Codable, Equatable, Sendable {
-  public var student = "tiny"
+  public var student = "small"
   public var inputSize: Int?
   public var mode = TrainingMode.full
   public var steps = 1000
   public var batchSize = 32
-  public var learningRate: Float = 2e-3
+  public var learningRate: Float = 3e-3
   public var schedule = LearningRateSchedule.cosine
   /// Steps of linear learning-rate warm-up from 0 to the peak.
-  public var warmupSteps = 0
+  public var warmupSteps = 100
   /// Weight of the heatmap term in the student's own loss (0: soft-argmax loss alone).
-  public var lambdaHeatmap: Float = 0
+  public var lambdaHeatmap: Float = 1
   /// σ of the Gaussian heatmap targets, in head pixels.
   public var heatmapSigma: Float = 1
   public var lambdaAngle: Float = 1
