@@ -106,3 +106,45 @@ func json(_ poses: [[[Double]]]) -> String {
     #expect(!FileManager.default.fileExists(atPath: "/tmp/ekd-never-written.json"))
   }
 }
+
+/// The CLI contract for every subcommand: bad input or a bad option is one
+/// `ekd: <file or option>: <problem>` line on stderr and exit code 2 — never a
+/// signal, never a Swift `Error:` line.
+@Suite struct ErrorContract {
+  static let missing = "/nonexistent/ekd-contract"
+
+  static let cases: [(name: String, arguments: [String], mentions: String)] = [
+    ("train bad option", ["train", "--steps", "many"], "--steps"),
+    ("train bad schedule", ["train", "--schedule", "foo"], "--schedule"),
+    ("train bad mode", ["train", "--mode", "nope"], "--mode"),
+    ("train bad root", ["train", "--root", missing, "--steps", "1"], missing),
+    ("train bad checkpoint config", ["train", "--steps", "0"], "steps"),
+    ("eval bad checkpoint", ["eval", "--checkpoint", missing], missing),
+    ("eval bad split", ["eval", "--checkpoint", missing, "--split", "holdout"], "--split"),
+    ("ablation bad modes", ["ablation", "--modes", "baseline,sideways"], "--modes"),
+    ("ablation bad root", ["ablation", "--root", missing, "--modes", "baseline", "--seeds", "1", "--steps", "1"], missing),
+    ("reference bad root", ["reference", "--root", missing], missing),
+    ("reference bad dataset", ["reference", "--dataset", "mnist"], "mnist"),
+    ("synth bad count", ["synth", "--out", missing, "--count", "0"], "--count"),
+    ("synth bad views", ["synth", "--out", missing, "--views", "sideways"], "--views"),
+    ("bounds bad file", ["bounds", "--poses", missing, "--out", missing + ".json"], missing),
+    ("angles bad file", ["angles", "--poses", missing], missing),
+    ("info bad model", ["info", "mobilenet"], "mobilenet"),
+    ("info huge input", ["info", "tiny", "--input", "4000000000"], "input size"),
+    ("data inspect bad root", ["data", "inspect", "--dataset", "rhd", "--root", missing], missing),
+    ("checkpoint inspect bad file", ["checkpoint", "inspect", missing], missing),
+    ("unknown subcommand", ["fly"], "fly"),
+  ]
+
+  @Test(arguments: cases.map(\.name))
+  func badInputExitsTwoWithOneLine(name: String) throws {
+    let c = Self.cases.first { $0.name == name }!
+    let r = try EKDProcess.run(c.arguments)
+    #expect(r.status == 2, "\(c.arguments): status \(r.status), stderr \(r.stderr)")
+    let lines = r.stderr.split(separator: "\n")
+    #expect(lines.count == 1, "\(r.stderr)")
+    #expect(r.stderr.hasPrefix("ekd: "), "\(r.stderr)")
+    #expect(!r.stderr.contains("Error:") && !r.stderr.contains("crashed"), "\(r.stderr)")
+    #expect(r.stderr.contains(c.mentions), "\(r.stderr) should name \(c.mentions)")
+  }
+}
