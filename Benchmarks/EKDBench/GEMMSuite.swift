@@ -120,7 +120,6 @@ enum GEMMSuite {
     }
   }
 
-
   /// Refuses to time a wrong kernel: image 0 against a direct convolution.
   private static func check(_ s: ConvShape, _ x: Tensor, _ w: Tensor, threads: Int) {
     let y = Conv2dKernel.forward(x, weight: w, bias: nil, geometry: s.geometry, threads: threads)

@@ -9,11 +9,13 @@ import EKDTensor
 /// (L(x + h) − L(x − h)) / 2h at sampled coordinates that always include the
 /// first and last elements, where padding bugs live.
 ///
-/// Tolerance: |analytic − numeric| ≤ τ · max(1, |analytic|, |numeric|), a
-/// relative test with Caffe's scale floor of 1. It is not an elementwise
-/// closeness of tensors; it is agreement of one directional derivative per
-/// coordinate. Float32 forward passes with h = 1e-2 resolve ~1e-4, so τ = 1e-2
-/// passes correct kernels and fails a wrong term by orders of magnitude.
+/// Tolerance: |analytic − numeric| ≤ τ · max(floor, |analytic|, |numeric|): relative,
+/// with a small absolute floor. Caffe's floor of 1 made the test absolute below 1, so
+/// a pullback returning zeros for gradients of 0.004 passed at τ = 2e-2. Float32
+/// forward passes with h = 1e-2 resolve ~1e-4, so the floor is 1e-2 (τ·floor ≈ 1e-4
+/// at τ = 1e-2): correct kernels pass, and a zero, halved or doubled gradient fails
+/// down to gradients of ~1e-3. It is agreement of one directional derivative per
+/// coordinate, not an elementwise closeness of tensors.
 public struct GradientCheck {
   public struct Mismatch: CustomStringConvertible {
     public var what: String
@@ -25,6 +27,8 @@ public struct GradientCheck {
 
   public var step: Float = 1e-2
   public var tolerance: Double = 1e-2
+  /// The absolute floor of the relative test (see the type's documentation).
+  public var floor: Double = 1e-2
   /// Coordinates probed per tensor (all of them when the tensor is smaller).
   public var samplesPerTensor = 24
   public var seed: UInt64 = 0x5EED
@@ -72,7 +76,7 @@ public struct GradientCheck {
       probed += 1
       let numeric = (plus - minus) / (2 * Double(step))
       let a = Double(analytic)
-      if abs(a - numeric) > tolerance * max(1, abs(a), abs(numeric)) {
+      if abs(a - numeric) > tolerance * max(floor, abs(a), abs(numeric)) {
         mismatches.append(Mismatch(what: what, index: index, analytic: a, numeric: numeric))
       }
     }

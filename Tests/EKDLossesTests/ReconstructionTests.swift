@@ -138,7 +138,11 @@ import _EKDTestSupport
     let (pp, pg, m) = random(&rng)
     let (mm, _) = GradientCheck(step: 1e-3).check(inputs: [pp, m]) { t, v in EKDLoss.modifiedPosition(v[1], predicted: v[0], groundTruth: pg) }
     #expect(mm.isEmpty, "\(mm.prefix(5))")
-    let (ms, _) = GradientCheck(step: 1e-3).check(inputs: [pp]) { t, v in EKDLoss.studentPosition(v[0], target: pg, cropWidth: 4, cropHeight: 5) }
+    // A small step for the L1 kinks; at that step the Float32 sum of 189 terms is
+    // resolved to ~2e-3, so 3% of gradients of 0.1 (a halved gradient fails by 50%).
+    let (ms, _) = GradientCheck(step: 1e-3, tolerance: 3e-2).check(inputs: [pp]) { t, v in
+      EKDLoss.studentPosition(v[0], target: pg, cropWidth: 4, cropHeight: 5)
+    }
     #expect(ms.isEmpty, "\(ms.prefix(5))")
     let tape = Tape(mode: .inference)
     let l = EKDLoss.studentPosition(tape.constant(pp), target: pg, cropWidth: 4, cropHeight: 5).value.scalar

@@ -114,4 +114,19 @@ import _EKDTestSupport
     // The error is x·rᵢ per coordinate; only a tiny projection weight rᵢ can hide it.
     #expect(mismatches.count >= 10)
   }
+
+  /// The same at the scale of Loss_θ's gradients (~1e-3): a halved gradient and a
+  /// pullback that returns nothing must both fail (under a floor of 1 they passed).
+  @Test(arguments: [0.5, 0] as [Float])
+  func checkerCatchesAWrongSmallGradient(factor: Float) {
+    var rng = SeededRandom(seed: 2)
+    let x = Tensor.randomUniform([4, 3], in: 1...2, using: &rng)
+    let (mismatches, _) = GradientCheck(tolerance: 2e-2).check(inputs: [x]) { t, v in
+      let y = Tensor(shape: v[0].shape, scalars: v[0].value.scalars.map { 1e-3 * $0 * $0 })
+      return t.record(y, inputs: [v[0]]) { dy, dx in
+        for i in 0..<dy.count { dx[0]?[i] += factor * dy[flat: i] * 2e-3 * v[0].value[flat: i] }
+      }
+    }
+    #expect(mismatches.count >= 10, "\(mismatches.count) of 12 coordinates caught")
+  }
 }

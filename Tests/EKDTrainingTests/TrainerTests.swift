@@ -21,6 +21,7 @@ let bounds = try! AngleBounds(poses: (0..<24).map { SyntheticHands.pose(index: $
 func configuration(_ mode: TrainingMode, steps: Int) -> TrainingConfiguration {
   var c = TrainingConfiguration()
   (c.student, c.inputSize, c.mode, c.steps, c.batchSize, c.threads, c.checkpointEvery, c.seed) = ("tiny", 32, mode, steps, 4, 2, 2, 3)
+  c.warmupSteps = 0  // a dozen steps: the default warm-up would keep the learning rate near 0
   return c
 }
 
