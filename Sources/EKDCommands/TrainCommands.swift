@@ -21,8 +21,8 @@ struct TrainingOptions: ParsableArguments {
   @Option(help: "λ1, the weight of Loss_θ.") var lambdaAngle: Float = 1
   @Option(help: "λ2, the weight of Loss_off.") var lambdaOffset: Float = 1
   @Option(help: "λ3, the weight of Loss_pos_mod.") var lambdaModified: Float = 1
-  @Option(help: "The teacher's λs are 0 before this step.") var teacherStart = 0
-  @Option(help: "…then ramp linearly to full over this many steps.") var teacherRamp = 0
+  @Option(help: "The teacher's λs are 0 before this step (default: half of --steps).") var teacherStart: Int?
+  @Option(help: "…then ramp linearly to full over this many steps (default: a fifth of --steps).") var teacherRamp: Int?
   @Option(help: "Seed (weights, data order, augmentation).") var seed: UInt64 = 0
   @Option(help: "Threads.") var threads = 2
   @Option(help: "Student input size (default: the student's).") var input: Int?
@@ -34,7 +34,7 @@ struct TrainingOptions: ParsableArguments {
     (c.student, c.inputSize, c.mode, c.steps, c.batchSize) = (student, input, mode, steps, batch)
     (c.learningRate, c.schedule, c.warmupSteps, c.seed, c.threads, c.augment, c.dataset) = (lr, schedule, warmup, seed, threads, !noAugment, dataset)
     (c.lambdaHeatmap, c.heatmapSigma) = (lambdaHeatmap, heatmapSigma)
-    (c.lambdaAngle, c.lambdaOffset, c.lambdaModified, c.teacherStart, c.teacherRamp) = (lambdaAngle, lambdaOffset, lambdaModified, teacherStart, teacherRamp)
+    (c.lambdaAngle, c.lambdaOffset, c.lambdaModified, c.teacherStart, c.teacherRamp) = (lambdaAngle, lambdaOffset, lambdaModified, teacherStart ?? steps / 2, teacherRamp ?? steps / 5)
     do { try c.validate() } catch { throw CommandFailure(error.description) }
     return c
   }
