@@ -6,7 +6,7 @@ APT_PACKAGES := pkg-config libopenblas-dev liblapacke-dev libpng-dev libjpeg62-t
 # Tests run optimised: numeric kernels are 10-50x slower in debug builds.
 TEST_FLAGS ?= -c release
 
-.PHONY: help setup build test format bench peers run paper clean
+.PHONY: help setup build test format bench peers run paper paper-capture paper-uniform clean
 
 # The main job: train the demo student (`small`, 64² crops) in the baseline and
 # in full EKD on synthetic hands rendered fresh for every step, then test both
@@ -15,9 +15,9 @@ TEST_FLAGS ?= -c release
 # validation split: docs/results.md.
 RUN_DIR   ?= runs
 RUN_STEPS ?= 3000
-# The paper's experiment (docs/results.md): TS500M at 64² (320 img/s here), four modes × three
+# The paper's experiment (docs/results.md): TS500M at 64² (~320 img/s here), four modes × three
 # seeds, for both view models.
-PAPER_STEPS ?= 2500
+PAPER_STEPS ?= 3000
 PAPER_SEEDS ?= 3
 EKD       := .build/release/ekd
 
@@ -28,7 +28,7 @@ help:
 	@echo "make bench   setup, then run the benchmarks in release (THREADS=$(THREADS); ~15 min with the PyTorch peers)"
 	@echo "make build   release build of the library, the ekd tool and the benchmarks"
 	@echo "make run     the main job: baseline vs full-EKD training of the demo student on fresh synthetic hands, test split (~13 min)"
-	@echo "make paper   the paper's ablation: ts500m at 64², 4 modes × 3 seeds, both view models (~1 h 45 min)"
+	@echo "make paper   the paper's ablation: ts500m at 64², 4 modes × 3 seeds, both view models (~2 h)"
 	@echo "make peers   create .venv-peers with PyTorch, ONNX Runtime and fvcore for the side-by-side benchmark"
 
 setup:
@@ -61,9 +61,13 @@ run: build
 	$(EKD) reference --dataset synth --out $(RUN_DIR)/demo/reference.json
 	$(EKD) ablation --student small --dataset synth --modes baseline,full --seeds 1 --steps $(RUN_STEPS) --threads $(THREADS) --out $(RUN_DIR)/demo
 
-paper: build
+paper: paper-capture paper-uniform
+
+paper-capture: build
 	$(EKD) ablation --student ts500m --input 64 --dataset synth --views capture --modes baseline,theta,op,full --seeds $(PAPER_SEEDS) \
 	  --steps $(PAPER_STEPS) --threads $(THREADS) --out $(RUN_DIR)/paper-capture
+
+paper-uniform: build
 	$(EKD) ablation --student ts500m --input 64 --dataset synth --views uniform --modes baseline,theta,op,full --seeds $(PAPER_SEEDS) \
 	  --steps $(PAPER_STEPS) --threads $(THREADS) --out $(RUN_DIR)/paper-uniform
 

@@ -174,3 +174,33 @@ let tightBounds = AngleBounds(lower: [Double](repeating: 0.3, count: 20), upper:
     #expect(last < 0.1 * first!, "Loss_pos_stu \(first!) → \(last)")
   }
 }
+
+@Suite struct Schedules {
+  /// Warm-up rises linearly to the peak, the cosine falls to zero at the end; the step
+  /// schedule divides by 10 at 60% and by 100 at 85%.
+  @Test func learningRateFollowsWarmUpThenTheSchedule() throws {
+    var c = configuration(.baseline, steps: 1000)
+    (c.learningRate, c.warmupSteps, c.schedule) = (1, 100, .cosine)
+    let t = try Trainer(configuration: c, train: source, bounds: bounds)
+    #expect(abs(t.learningRate(at: 0) - 0.01) < 1e-6 && abs(t.learningRate(at: 49) - 0.5) < 1e-6)
+    #expect(abs(t.learningRate(at: 100) - 1) < 1e-6)
+    #expect(abs(t.learningRate(at: 550) - 0.5) < 1e-6)  // half-way through the cosine
+    #expect(t.learningRate(at: 999) < 1e-4)
+    c.schedule = .step
+    c.warmupSteps = 0
+    let s = try Trainer(configuration: c, train: source, bounds: bounds)
+    #expect(s.learningRate(at: 599) == 1 && s.learningRate(at: 600) == Float(0.1) && s.learningRate(at: 850) == Float(0.01))
+  }
+
+  /// The teacher's λs are 0 before the start, ramp linearly, then stay full; the
+  /// student's own weights never ramp.
+  @Test func teacherRampsFromItsStart() {
+    var c = configuration(.full, steps: 100)
+    (c.teacherStart, c.teacherRamp, c.lambdaAngle, c.lambdaHeatmap) = (40, 20, 2, 1)
+    #expect(c.weights(atStep: 39).angle == 0 && c.weights(atStep: 39).heatmap == 1)
+    #expect(abs(c.weights(atStep: 49).angle - 1) < 1e-6)
+    #expect(c.weights(atStep: 59).angle == 2 && c.weights(atStep: 99).offset == c.lambdaOffset)
+    c.mode = .baseline
+    #expect(c.weights(atStep: 99) == LossWeights(heatmap: 1, angle: 0, offset: 0, modifiedPosition: 0))
+  }
+}
