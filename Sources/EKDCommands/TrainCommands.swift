@@ -51,7 +51,7 @@ enum BoundsFromLabels {
   static func compute(_ source: any SampleSource) throws(DatasetError) -> AngleBounds {
     var poses: [[Vector3<Double>]] = []
     for i in 0..<source.count { poses.append(try source.pose(i)) }
-    do { return try AngleBounds(poses: poses, dataset: source.name) } catch { throw .malformed(error.dataset, error.problem) }
+    do { return try AngleBounds(poses: poses, dataset: source.name) } catch { throw .malformed(error.source, error.problem) }
   }
 }
 

@@ -57,29 +57,23 @@ public struct AngleBounds: Equatable, Sendable {
   public func isInvalid<T: BinaryFloatingPoint>(_ f: [T]) -> Bool { violations(f).contains(true) }
 }
 
-/// Bounds that cannot be computed from poses, naming the dataset and the problem.
+/// Bounds that cannot be had, naming where they came from (a dataset, or a
+/// bounds file) and the problem.
 public struct AngleBoundsError: Error, CustomStringConvertible, Equatable {
-  public var dataset: String
+  /// The dataset the poses came from, or the bounds file's path.
+  public var source: String
   public var problem: String
-  public init(_ dataset: String, _ problem: String) {
-    self.dataset = dataset
+  public init(_ source: String, _ problem: String) {
+    self.source = source
     self.problem = problem
   }
-  public var description: String { "\(dataset): \(problem)" }
+  public var description: String { "\(source): \(problem)" }
 }
 
 // MARK: - The bounds file
 
-/// A bounds file that cannot be read, naming the file and the problem.
-public struct BoundsFileError: Error, CustomStringConvertible, Equatable {
-  public var path: String
-  public var problem: String
-  public init(_ path: String, _ problem: String) {
-    self.path = path
-    self.problem = problem
-  }
-  public var description: String { "\(path): \(problem)" }
-}
+/// A bounds file that cannot be read: the same error, under the name callers know.
+public typealias BoundsFileError = AngleBoundsError
 
 extension AngleBounds {
   /// The bounds file format, documented in docs/losses.md:

@@ -89,18 +89,24 @@ func configuration(_ mode: TrainingMode, steps: Int) -> TrainingConfiguration {
   }
 }
 
+/// A tiny student, its teacher and the objective of one fixed batch under `weights`,
+/// on a tape that leaves batch-norm statistics alone.
+func teacherProbe(seed: UInt64, bounds: AngleBounds, weights: LossWeights) throws -> (Student, Teacher, Objective, Tape) {
+  let student = try StudentZoo.make("tiny", inputSize: 32, seed: seed)
+  let teacher = Teacher(bounds: bounds, featureChannels: student.featureChannels)
+  let loader = BatchLoader(source: source, batchSize: 4, cropSize: 32, shuffle: false)
+  let batch = try loader.next()!
+  loader.stop()
+  let tape = Tape(mode: .training, threads: 1)
+  tape.updatesRunningStatistics = false
+  return (student, teacher, Objective(student: student, teacher: teacher, batch: batch, weights: weights, tape: tape), tape)
+}
+
 @Suite struct TeacherGradients {
   /// Loss_off alone trains the offset network and nothing of the student,
   /// neither through its target nor through the offset network's inputs.
   @Test func offsetLossLeavesTheStudentAlone() throws {
-    let student = try StudentZoo.make("tiny", inputSize: 32, seed: 1)
-    let teacher = Teacher(bounds: bounds, featureChannels: student.featureChannels)
-    let loader = BatchLoader(source: source, batchSize: 4, cropSize: 32, shuffle: false)
-    let batch = try loader.next()!
-    loader.stop()
-    let tape = Tape(mode: .training, threads: 1)
-    tape.updatesRunningStatistics = false
-    let objective = Objective(student: student, teacher: teacher, batch: batch, weights: LossWeights(angle: 0, offset: 1, modifiedPosition: 0), tape: tape)
+    let (student, teacher, objective, tape) = try teacherProbe(seed: 1, bounds: bounds, weights: LossWeights(angle: 0, offset: 1, modifiedPosition: 0))
     student.zeroGradients()
     teacher.offsetNetwork.zeroGradients()
     tape.backward(from: objective.loss - objective.studentLoss)  // = λ2·Loss_off
@@ -138,14 +144,7 @@ func configuration(_ mode: TrainingMode, steps: Int) -> TrainingConfiguration {
   /// the predicted pose from either would leave these gradients at zero.
   @Test(arguments: [LossWeights(angle: 1, offset: 0, modifiedPosition: 0), LossWeights(angle: 0, offset: 0, modifiedPosition: 1)])
   func theTeachersTermsGiveTheStudentAGradient(weights: LossWeights) throws {
-    let student = try StudentZoo.make("tiny", inputSize: 32, seed: 2)
-    let teacher = Teacher(bounds: tightBounds, featureChannels: student.featureChannels)
-    let loader = BatchLoader(source: source, batchSize: 4, cropSize: 32, shuffle: false)
-    let batch = try loader.next()!
-    loader.stop()
-    let tape = Tape(mode: .training, threads: 1)
-    tape.updatesRunningStatistics = false
-    let objective = Objective(student: student, teacher: teacher, batch: batch, weights: weights, tape: tape)
+    let (student, _, objective, tape) = try teacherProbe(seed: 2, bounds: tightBounds, weights: weights)
     #expect((objective.terms[.angle] ?? objective.terms[.modifiedPosition] ?? 0) > 0)
     student.zeroGradients()
     tape.backward(from: objective.loss - objective.studentLoss)
@@ -202,5 +201,59 @@ let tightBounds = AngleBounds(lower: [Double](repeating: 0.3, count: 20), upper:
     #expect(c.weights(atStep: 59).angle == 2 && c.weights(atStep: 99).offset == c.lambdaOffset)
     c.mode = .baseline
     #expect(c.weights(atStep: 99) == LossWeights(heatmap: 1, angle: 0, offset: 0, modifiedPosition: 0))
+  }
+}
+
+@Suite(.serialized) struct CheckpointsOnDisk {
+  /// The student a checkpoint yields is exactly a zoo student: none of the offset
+  /// network's tensors live under `student.`, and they are all saved beside it.
+  @Test func theOffsetNetworkStaysOutOfTheStudent() throws {
+    let dir = scratch("separate")
+    let trainer = try Trainer(configuration: configuration(.full, steps: 2), train: source, bounds: bounds)
+    try trainer.run(checkpointDirectory: dir)
+    let contents = try Safetensors.read(URL(fileURLWithPath: dir + "/checkpoint.safetensors"))
+    let zoo = try StudentZoo.make("tiny", inputSize: 32)
+    #expect(Set(contents.names.filter { $0.hasPrefix("student.") }) == Set(zoo.namedParameters.map { "student." + $0.name }))
+    #expect(Set(contents.names.filter { $0.hasPrefix("teacher.offset.") }) == Set(trainer.teacher.offsetNetwork.namedParameters.map { "teacher.offset." + $0.name }))
+    let (student, _, _) = try Trainer.student(fromCheckpoint: dir)
+    #expect(try ModelSummary(student, inputSize: 32).parameters == (try ModelSummary(zoo, inputSize: 32).parameters))
+    for ((name, a), (_, b)) in zip(student.namedParameters, trainer.student.namedParameters) { #expect(a.value == b.value, "\(name)") }
+  }
+
+  /// A run that breaks (a NaN) stops, and the checkpoint on disk is the last good one.
+  @Test func aBrokenRunKeepsTheLastGoodCheckpoint() throws {
+    let dir = scratch("last-good")
+    let trainer = try Trainer(configuration: configuration(.baseline, steps: 6), train: source, bounds: bounds)
+    var saved: [Tensor] = []
+    #expect(throws: TrainingError.self) {
+      try trainer.run(checkpointDirectory: dir) { r in
+        if r.step == 2 { saved = trainer.student.trainableParameters.map(\.value) }
+        if r.step == 3 { trainer.student.trainableParameters[0].value[flat: 0] = .nan }  // after the step-2 save
+      }
+    }
+    let back = try Trainer.resume(from: dir, train: source)
+    #expect(back.step == 2)
+    #expect(back.student.trainableParameters.map(\.value) == saved)
+  }
+}
+
+@Suite struct Evaluation {
+  /// The evaluator scores every sample once, in order, with the decode and the
+  /// reconstruction a caller would do by hand.
+  @Test func evaluatorScoresEverySampleAsADecodeWould() throws {
+    let student = try StudentZoo.make("tiny", inputSize: 32, seed: 4)
+    let test = SyntheticStream(count: 10, seed: 31, size: 48)
+    let (metrics, _) = try Evaluator.evaluate(student, source: test, bounds: bounds, batchSize: 4, threads: 1, keepWorst: 2)
+    #expect(metrics.samples == 10 && metrics.errors3D.count == 210 && metrics.errors2D.count == 210)
+    // By hand, for the first batch.
+    let loader = BatchLoader(source: test, batchSize: 4, cropSize: 32, shuffle: false)
+    let batch = try loader.next()!
+    loader.stop()
+    let tape = Tape(mode: .inference, threads: 1)
+    let out = student.predict(tape.constant(batch.images))
+    let uvz = tape.decode25D(heatmaps: out.heatmaps, depths: out.depths, cropWidth: 32, cropHeight: 32)
+    let xyz = tape.reconstruct(uvz, intrinsics: batch.intrinsics, rootDepth: batch.rootDepth, scale: batch.scale).value
+    let p = PoseTensor.joints(xyz, sample: 0), g = PoseTensor.joints(batch.xyz, sample: 0)
+    for k in 0..<21 { #expect(abs(metrics.errors3D[k] - Double((p[k] - g[k]).length)) < 1e-3) }
   }
 }
