@@ -23,6 +23,31 @@ public enum Reconstruction {
     return Vector3(a * depth, b * depth, depth)
   }
 
+  /// The root depth Z₀ from one known bone, in closed form (Iqbal et al. 2018, §3.3):
+  /// with x̄ⱼ = K⁻¹(uⱼ, vⱼ, 1) the rays of the wrist (r) and the middle MCP (m), and
+  /// Zₘ = Z₀ + L·zₘ (z is in units of s, and s *is* that bone, L mm long), the bone
+  /// length ‖Zₘ·x̄ₘ − Z₀·x̄ᵣ‖ = L is a quadratic in Z₀:
+  ///   ‖a‖²·Z₀² + 2(a·b)·Z₀ + ‖b‖² − L² = 0,  a = x̄ₘ − x̄ᵣ,  b = L·zₘ·x̄ₘ.
+  /// z is taken relative to the wrist's (a prediction's z₀ need not be exactly 0).
+  /// The larger root is the hand in front of the camera. Nil when the rays and the
+  /// predicted depth admit no real solution (a degenerate or inconsistent prediction).
+  public static func rootDepth<T>(uv: [(u: T, v: T)], z: [T], intrinsics k: Intrinsics<T>, boneLength: T) -> T? {
+    func ray(_ j: Int) -> Vector3<T> {
+      let b = (uv[j].v - k.cy) / k.fy
+      return Vector3((uv[j].u - k.cx - k.skew * b) / k.fx, b, 1)
+    }
+    let (r, m) = (HandSkeleton.root, HandSkeleton.middleMCP)
+    let a = ray(m) - ray(r), b = (boneLength * (z[m] - z[r])) * ray(m)
+    let (qa, qb, qc) = (a.dot(a), a.dot(b), b.dot(b) - boneLength * boneLength)
+    let discriminant = qb * qb - qa * qc
+    guard qa > 0, discriminant >= 0 else { return nil }
+    // The larger root, without cancellation when the two rays nearly coincide
+    // (qa → 0): for qb > 0 it is qc / (−qb − √D), the same value in stable form.
+    let sq = discriminant.squareRoot()
+    let root = qb <= 0 ? (-qb + sq) / qa : qc / (-qb - sq)
+    return root > 0 && root.isFinite ? root : nil
+  }
+
   /// dL/d(u, v, z) for dL/d(X, Y, Z) = g.
   public static func pullback<T>(u: T, v: T, z: T, intrinsics k: Intrinsics<T>, rootDepth: T, scale: T, _ g: Vector3<T>) -> (T, T, T) {
     let depth = rootDepth + scale * z

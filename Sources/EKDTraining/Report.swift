@@ -78,6 +78,13 @@ public enum Report {
     return canvas
   }
 
+  /// The image with a predicted skeleton drawn over it (`ekd predict`).
+  public static func overlay(_ image: Image, _ uv: [SIMD2<Double>]) -> Image {
+    var out = image.channels == 3 ? image : Image(width: image.width, height: image.height, channels: 3, pixels: image.pixels.flatMap { [$0, $0, $0] })
+    drawSkeleton(&out, uv, clip: (0, 0, max(image.width, image.height)), thickness: max(1, min(image.width, image.height) / 240))
+    return out
+  }
+
   static let fingerColours: [[UInt8]] = [[230, 25, 75], [245, 130, 48], [255, 225, 25], [60, 180, 75], [0, 130, 200]]
 
   static func drawSkeleton(_ img: inout Image, _ uv: [SIMD2<Double>], clip: (Int, Int, Int), thickness: Int = 1) {
@@ -95,7 +102,7 @@ public enum Report {
       for dy in -thickness...thickness {
         for dx in -thickness...thickness {
           let x = Int(p.x.rounded()) + dx, y = Int(p.y.rounded()) + dy
-          guard x >= clip.0, y >= clip.1, x < clip.0 + clip.2, y < clip.1 + clip.2 else { continue }
+          guard x >= clip.0, y >= clip.1, x < clip.0 + clip.2, y < clip.1 + clip.2, x < img.width, y < img.height else { continue }
           for c in 0..<3 { img.pixels[(y * img.width + x) * 3 + c] = colour[c] }
         }
       }

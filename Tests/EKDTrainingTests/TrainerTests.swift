@@ -257,3 +257,41 @@ let tightBounds = AngleBounds(lower: [Double](repeating: 0.3, count: 20), upper:
     for k in 0..<21 { #expect(abs(metrics.errors3D[k] - Double((p[k] - g[k]).length)) < 1e-3) }
   }
 }
+
+@Suite struct Prediction {
+  /// A left hand is mirrored in, predicted as a right hand and mirrored back: the
+  /// mirror image predicted as a left hand is the mirror of the right-hand prediction.
+  @Test func aLeftHandIsTheMirrorOfTheRightHand() throws {
+    let student = try StudentZoo.make("tiny", inputSize: 32, seed: 6)
+    let s = SyntheticHands.sample(index: 2, seed: 8, size: 96)
+    let k = s.intrinsics, w = s.image.width
+    let box = (x: 20.0, y: 14.0, width: 50.0, height: 60.0)
+    let right = Predictor.predict(student, bounds: bounds, inputs: [.init(image: s.image, box: box, hand: .right, intrinsics: k)], boneLength: 90)[0]
+    let mirroredBox = (x: Double(w) - box.x - box.width, y: box.y, width: box.width, height: box.height)
+    let left = Predictor.predict(
+      student, bounds: bounds, inputs: [.init(image: s.image.flippedHorizontally(), box: mirroredBox, hand: .left, intrinsics: Mirroring.mirror(intrinsics: k, width: w))],
+      boneLength: 90)[0]
+    for j in 0..<21 {
+      #expect(abs(left.uv[j].x - (Double(w - 1) - right.uv[j].x)) < 1e-3 && abs(left.uv[j].y - right.uv[j].y) < 1e-3)
+      #expect(abs(left.relative[j].x + right.relative[j].x) < 1e-6 && abs(left.relative[j].z - right.relative[j].z) < 1e-6)
+    }
+    #expect(left.f == right.f && left.violated == right.violated)
+    #expect(right.rootDepth != nil && abs(left.rootDepth! - right.rootDepth!) < 1e-6)
+  }
+
+  /// With intrinsics, the metric joints reproject onto the predicted 2D and the
+  /// wrist-to-middle-MCP bone has the length asked for.
+  @Test func metricJointsReprojectAndKeepTheBoneLength() throws {
+    let student = try StudentZoo.make("tiny", inputSize: 32, seed: 7)
+    let s = SyntheticHands.sample(index: 5, seed: 8, size: 96)
+    let r = Predictor.predict(student, bounds: bounds, inputs: [.init(image: s.image, hand: .right, intrinsics: s.intrinsics)], boneLength: 85)[0]
+    let c = try #require(r.camera)
+    let k = Intrinsics(matrix: s.intrinsics)
+    for j in 0..<21 {
+      let (u, v) = k.project(c[j])
+      #expect(abs(u - r.uv[j].x) < 1e-6 && abs(v - r.uv[j].y) < 1e-6)
+    }
+    #expect(abs(HandSkeleton.scale(c) - 85) < 1e-6)
+    #expect(abs(c[0].z - r.rootDepth!) < 1e-9)
+  }
+}
