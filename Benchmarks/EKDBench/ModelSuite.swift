@@ -88,23 +88,24 @@ enum ModelSuite {
 
       let data = self.batch(size: size, count: batch, rng: &rng)
       let bounds = AngleBounds(lower: [Double](repeating: -0.5, count: 20), upper: [Double](repeating: 0.9, count: 20), dataset: "bench", sampleCount: 0)
-      // The very step `ekd train` runs (Trainer.step), in the baseline and in full EKD.
-      func trainer(_ mode: TrainingMode) throws -> Trainer {
+      // The very step `ekd train` runs (Trainer.step), in the baseline and in full EKD
+      // with the teacher on from the first step; one trainer at a time, so the peak
+      // memory is one training run's.
+      func timeSteps(_ mode: TrainingMode, profile: Bool) throws -> (seconds: Double, profile: [String: Tape.OpProfile]) {
         var c = TrainingConfiguration()
-        (c.student, c.inputSize, c.mode, c.batchSize, c.threads, c.learningRate, c.lambdaHeatmap) = (name, size, mode, batch, threads, 1e-4, 1)
-        return try Trainer(configuration: c, train: SyntheticStream(count: batch, seed: 0, size: size), bounds: bounds)
+        (c.student, c.inputSize, c.mode, c.batchSize, c.threads, c.learningRate) = (name, size, mode, batch, threads, 1e-4)
+        (c.warmupSteps, c.teacherStart, c.teacherRamp) = (0, 0, 0)
+        let trainer = try Trainer(configuration: c, train: SyntheticStream(count: batch, seed: 0, size: size), bounds: bounds)
+        func step() {
+          do { try trainer.step(data) } catch { fatalError("\(name): training step failed: \(error)") }
+        }
+        let seconds = Harness.median(repetitions: reps) { step() }.median
+        trainer.profileNextStep = profile
+        if profile { step() }
+        return (seconds, trainer.lastProfile ?? [:])
       }
-      let trainers = [TrainingMode.baseline: try trainer(.baseline), .full: try trainer(.full)]
-      var lastProfile: [String: Tape.OpProfile] = [:]
-      func step(_ mode: TrainingMode, profile: Bool = false) {
-        let t = trainers[mode]!
-        t.profileNextStep = profile
-        do { try t.step(data) } catch { fatalError("\(name): training step failed: \(error)") }
-        if profile { lastProfile = t.lastProfile ?? [:] }
-      }
-      let train = Harness.median(repetitions: reps) { step(.baseline) }.median
-      let trainTeacher = Harness.median(repetitions: reps) { step(.full) }.median
-      step(.baseline, profile: true)
+      let (train, lastProfile) = try timeSteps(.baseline, profile: true)
+      let trainTeacher = try timeSteps(.full, profile: false).seconds
       let profile = lastProfile.map { ($0.key, $0.value.forward, $0.value.backward) }.sorted { $0.1 + $0.2 > $1.1 + $1.2 }
       // Caffe-time style: the costliest convs, each timed alone at its traced input shape.
       var layerTimes: [(String, String, Double, Int)] = []

@@ -181,63 +181,6 @@ int ekd_decode_image(const uint8_t *data, size_t size, int channels, size_t max_
 
 // ---- zlib ----
 
-int ekd_inflate(const uint8_t *data, size_t size, size_t max_size, uint8_t **out, size_t *out_size, char *error,
-                size_t error_size) {
-  z_stream s;
-  memset(&s, 0, sizeof s);
-  if (inflateInit(&s) != Z_OK) {
-    set_error(error, error_size, "zlib initialisation failed");
-    return 1;
-  }
-  size_t capacity = size * 4 + 64;
-  if (capacity > max_size) capacity = max_size;
-  uint8_t *buffer = malloc(capacity ? capacity : 1);
-  if (!buffer) {
-    inflateEnd(&s);
-    set_error(error, error_size, "out of memory");
-    return 1;
-  }
-  size_t produced = 0;
-  s.next_in = (Bytef *)data;
-  s.avail_in = (uInt)size;
-  int status = Z_OK;
-  while (status != Z_STREAM_END) {
-    if (produced == capacity) {
-      if (capacity >= max_size) {
-        set_error(error, error_size, "inflated data exceeds the declared size");
-        goto fail;
-      }
-      capacity = capacity * 2 > max_size ? max_size : capacity * 2;
-      uint8_t *grown = realloc(buffer, capacity);
-      if (!grown) {
-        set_error(error, error_size, "out of memory");
-        goto fail;
-      }
-      buffer = grown;
-    }
-    s.next_out = buffer + produced;
-    s.avail_out = (uInt)(capacity - produced);
-    status = inflate(&s, Z_NO_FLUSH);
-    produced = capacity - s.avail_out;
-    if (status == Z_BUF_ERROR && s.avail_in == 0) {
-      set_error(error, error_size, "truncated zlib stream");
-      goto fail;
-    }
-    if (status != Z_OK && status != Z_STREAM_END && status != Z_BUF_ERROR) {
-      set_error(error, error_size, s.msg ? s.msg : "corrupt zlib stream");
-      goto fail;
-    }
-  }
-  inflateEnd(&s);
-  *out = buffer;
-  *out_size = produced;
-  return 0;
-fail:
-  inflateEnd(&s);
-  free(buffer);
-  return 1;
-}
-
 int ekd_inflate_into(const uint8_t *data, size_t size, uint8_t *out, size_t capacity, size_t *out_size, char *error,
                      size_t error_size) {
   // zlib counts in uInt (32 bits): feed the input and offer the output in chunks no larger.

@@ -18,7 +18,11 @@ struct SynthCommand: ParsableCommand {
   @Option(help: "Also write a contact sheet of the first 32 images with their skeletons to this PNG.") var sheet: String?
 
   func validate() throws {
-    guard count > 0, size >= 32, threads >= 1 else { throw ValidationError("--count > 0, --size ≥ 32 and --threads ≥ 1") }
+    guard count > 0 else { throw CommandFailure("--count: must be positive, got \(count)") }
+    guard size >= 32, size * size <= DatasetLimits.imagePixels else {
+      throw CommandFailure("--size: must be at least 32 and at most \(Int(Double(DatasetLimits.imagePixels).squareRoot())) (the readers' image limit), got \(size)")
+    }
+    guard threads >= 1 else { throw CommandFailure("--threads: must be positive, got \(threads)") }
   }
 
   func run() throws {

@@ -34,8 +34,10 @@ struct TrainingOptions: ParsableArguments {
     (c.student, c.inputSize, c.mode, c.steps, c.batchSize) = (student, input, mode, steps, batch)
     (c.learningRate, c.schedule, c.warmupSteps, c.seed, c.threads, c.augment, c.dataset) = (lr, schedule, warmup, seed, threads, !noAugment, dataset)
     (c.lambdaHeatmap, c.heatmapSigma) = (lambdaHeatmap, heatmapSigma)
-    (c.lambdaAngle, c.lambdaOffset, c.lambdaModified, c.teacherStart, c.teacherRamp) = (lambdaAngle, lambdaOffset, lambdaModified, teacherStart ?? steps / 2, teacherRamp ?? steps / 5)
+    (c.lambdaAngle, c.lambdaOffset, c.lambdaModified, c.teacherStart, c.teacherRamp) = (lambdaAngle, lambdaOffset, lambdaModified, teacherStart, teacherRamp)
     do { try c.validate() } catch { throw CommandFailure(error.description) }
+    // The student before any data: a typo in --student or --input fails at once.
+    do { _ = try StudentZoo.make(student, inputSize: input) } catch { throw CommandFailure("--student: \(error)") }
     return c
   }
 

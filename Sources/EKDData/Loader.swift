@@ -57,20 +57,103 @@ public struct SyntheticFolder: SampleSource {
 /// restarted at step n (`startStep`) sees exactly the batches an
 /// uninterrupted run would, whatever the number of workers.
 public final class BatchLoader: @unchecked Sendable {
-  public let source: any SampleSource
-  public let batchSize: Int, cropSize: Int
-  public let augmentation: Augmentation
-  public let shuffle: Bool, seed: UInt64
+  /// What to build: shared with the workers, which never hold the loader itself,
+  /// so dropping a loader stops its threads (deinit) even without `stop()`.
+  final class Plan: @unchecked Sendable {
+    let source: any SampleSource
+    let batchSize: Int, cropSize: Int, augmentation: Augmentation, shuffle: Bool, seed: UInt64
+    private let lock = NSLock()
+    private var permutations: [Int: [Int]] = [:]
+
+    init(source: any SampleSource, batchSize: Int, cropSize: Int, augmentation: Augmentation, shuffle: Bool, seed: UInt64) {
+      (self.source, self.batchSize, self.cropSize, self.augmentation, self.shuffle, self.seed) = (source, batchSize, cropSize, augmentation, shuffle, seed)
+    }
+
+    /// The permutation of epoch `epoch` (cached: workers share it). Its generator's
+    /// seed mixes the epoch through SplitMix's finaliser, which keeps 0 at 0: epoch 0
+    /// keeps the run's seed, and later epochs are not shifted copies of it (a plain
+    /// seed ^ epoch·γ is exactly SplitMix's own increment).
+    func permutation(_ epoch: Int) -> [Int] {
+      lock.lock()
+      defer { lock.unlock() }
+      if let p = permutations[epoch] { return p }
+      var z = UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15
+      z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+      z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+      var rng = SeededRandom(seed: seed ^ (z ^ (z >> 31)))
+      var order = Array(0..<source.count)
+      order.shuffle(using: &rng)
+      permutations = permutations.filter { $0.key >= epoch - 1 }
+      permutations[epoch] = order
+      return order
+    }
+
+    /// (stream position, sample index) of every item of global step `step`.
+    func items(step: Int) -> [(position: Int, index: Int)] {
+      let n = source.count
+      guard n > 0 else { return [] }
+      guard shuffle else { return ((step * batchSize)..<max(step * batchSize, min(n, (step + 1) * batchSize))).map { ($0, $0) } }
+      return ((step * batchSize)..<((step + 1) * batchSize)).map { k in (k, permutation(k / n)[k % n]) }
+    }
+
+    func makeBatch(step: Int) throws(DatasetError) -> Batch {
+      let samples = try items(step: step).map { item throws(DatasetError) -> Sample in
+        var rng = SeededRandom(seed: seed ^ (UInt64(item.position) &* 0xD1B5_4A32_D192_ED03) ^ 0x5EED_A06)
+        return Cropper.crop(try source.sample(item.index).asRightHand(), size: cropSize, augmentation: augmentation, using: &rng)
+      }
+      return Batch(samples: samples)
+    }
+  }
+
+  /// Batches built and not yet taken, and where producing and consuming stand.
+  final class Queue: @unchecked Sendable {
+    let condition = NSCondition()
+    var ready: [Int: Result<Batch, DatasetError>] = [:]
+    var nextToProduce: Int, nextToConsume: Int
+    let prefetch: Int, limit: Int?
+    var stopped = false
+
+    init(start: Int, prefetch: Int, limit: Int?) { (nextToProduce, nextToConsume, self.prefetch, self.limit) = (start, start, prefetch, limit) }
+
+    func stop() {
+      condition.lock()
+      stopped = true
+      condition.broadcast()
+      condition.unlock()
+    }
+
+    /// A worker: claims the next step, builds it outside the lock, files it.
+    func produce(_ plan: Plan) {
+      while true {
+        condition.lock()
+        while !stopped && nextToProduce - nextToConsume >= prefetch { condition.wait() }
+        if stopped || (limit.map { nextToProduce >= $0 } ?? false) {
+          condition.unlock()
+          return
+        }
+        let step = nextToProduce
+        nextToProduce += 1
+        condition.unlock()
+        let result: Result<Batch, DatasetError>
+        do { result = .success(try plan.makeBatch(step: step)) } catch { result = .failure(error) }
+        condition.lock()
+        ready[step] = result
+        condition.broadcast()
+        condition.unlock()
+      }
+    }
+  }
+
+  let plan: Plan
+  let queue: Queue
+  public var source: any SampleSource { plan.source }
+  public var batchSize: Int { plan.batchSize }
+  public var cropSize: Int { plan.cropSize }
+  public var augmentation: Augmentation { plan.augmentation }
+  public var shuffle: Bool { plan.shuffle }
+  public var seed: UInt64 { plan.seed }
   /// Batches in one pass over the source.
   public var batchesPerEpoch: Int { max((source.count + batchSize - 1) / batchSize, 1) }
-
-  private let condition = NSCondition()
-  private var ready: [Int: Result<Batch, DatasetError>] = [:]
-  private var nextToProduce: Int, nextToConsume: Int
-  private let prefetch: Int
-  private let limit: Int?
-  private var stopped = false
-  private var permutations: [Int: [Int]] = [:]
 
   /// - Parameters:
   ///   - shuffle: training order (permuted, endless); else one pass in order.
@@ -82,91 +165,41 @@ public final class BatchLoader: @unchecked Sendable {
     shuffle: Bool, seed: UInt64 = 0, startStep: Int = 0, prefetch: Int = 3, workers: Int = 1
   ) {
     precondition(batchSize > 0, "a loader needs a positive batch size")
-    (self.source, self.batchSize, self.cropSize, self.augmentation, self.shuffle, self.seed) = (source, batchSize, cropSize, augmentation, shuffle, seed)
-    (nextToProduce, nextToConsume, self.prefetch) = (startStep, startStep, max(prefetch, workers, 1))
-    limit = shuffle ? nil : (source.count + batchSize - 1) / batchSize
+    plan = Plan(source: source, batchSize: batchSize, cropSize: cropSize, augmentation: augmentation, shuffle: shuffle, seed: seed)
+    queue = Queue(start: startStep, prefetch: max(prefetch, workers, 1), limit: shuffle ? nil : (source.count + batchSize - 1) / batchSize)
     guard source.count > 0 else { return }
     for _ in 0..<max(workers, 1) {
-      let thread = Thread { [weak self] in self?.produce() }
+      let (plan, queue) = (plan, queue)
+      let thread = Thread { queue.produce(plan) }
       thread.stackSize = 8 << 20
       thread.start()
     }
   }
 
-  deinit { stop() }
+  deinit { queue.stop() }
 
   /// Stops the background threads (also done on deinit).
-  public func stop() {
-    condition.lock()
-    stopped = true
-    condition.broadcast()
-    condition.unlock()
-  }
+  public func stop() { queue.stop() }
 
-  /// The next batch, or nil after a single in-order pass.
+  /// The next batch, or nil after a single in-order pass (or once stopped).
   public func next() throws(DatasetError) -> Batch? {
     guard source.count > 0 else { throw .malformed(source.name, "the split has no samples") }
-    condition.lock()
-    defer { condition.unlock() }
-    if let limit, nextToConsume >= limit { return nil }
-    while ready[nextToConsume] == nil { condition.wait() }
-    let result = ready.removeValue(forKey: nextToConsume)!
-    nextToConsume += 1
-    condition.broadcast()
+    let q = queue
+    q.condition.lock()
+    defer { q.condition.unlock() }
+    if let limit = q.limit, q.nextToConsume >= limit { return nil }
+    while q.ready[q.nextToConsume] == nil && !q.stopped { q.condition.wait() }
+    guard let result = q.ready.removeValue(forKey: q.nextToConsume) else { return nil }
+    q.nextToConsume += 1
+    q.condition.broadcast()
     return try result.get()
   }
 
-  /// The permutation of epoch `epoch` (cached: workers share it).
-  private func permutation(_ epoch: Int) -> [Int] {
-    condition.lock()
-    defer { condition.unlock() }
-    if let p = permutations[epoch] { return p }
-    var rng = SeededRandom(seed: seed ^ (UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15))
-    var order = Array(0..<source.count)
-    order.shuffle(using: &rng)
-    permutations = permutations.filter { $0.key >= epoch - 1 }
-    permutations[epoch] = order
-    return order
-  }
-
-  /// (stream position, sample index) of every item of global step `step`.
-  func items(step: Int) -> [(position: Int, index: Int)] {
-    let n = source.count
-    guard shuffle else { return ((step * batchSize)..<min(n, (step + 1) * batchSize)).map { ($0, $0) } }
-    return ((step * batchSize)..<((step + 1) * batchSize)).map { k in (k, permutation(k / n)[k % n]) }
-  }
-
   /// The sample indices of global step `step`.
-  public func indices(step: Int) -> [Int] { items(step: step).map(\.index) }
+  public func indices(step: Int) -> [Int] { plan.items(step: step).map(\.index) }
 
   /// Builds the batch of global step `step` (on the calling thread).
-  public func makeBatch(step: Int) throws(DatasetError) -> Batch {
-    let samples = try items(step: step).map { item throws(DatasetError) -> Sample in
-      var rng = SeededRandom(seed: seed ^ (UInt64(item.position) &* 0xD1B5_4A32_D192_ED03) ^ 0x5EED_A06)
-      return Cropper.crop(try source.sample(item.index).asRightHand(), size: cropSize, augmentation: augmentation, using: &rng)
-    }
-    return Batch(samples: samples)
-  }
-
-  private func produce() {
-    while true {
-      condition.lock()
-      while !stopped && nextToProduce - nextToConsume >= prefetch { condition.wait() }
-      if stopped || (limit.map { nextToProduce >= $0 } ?? false) {
-        condition.unlock()
-        return
-      }
-      let step = nextToProduce
-      nextToProduce += 1
-      condition.unlock()
-      let result: Result<Batch, DatasetError>
-      do { result = .success(try makeBatch(step: step)) } catch { result = .failure(error) }
-      condition.lock()
-      ready[step] = result
-      condition.broadcast()
-      condition.unlock()
-    }
-  }
+  public func makeBatch(step: Int) throws(DatasetError) -> Batch { try plan.makeBatch(step: step) }
 }
 
 extension Batch {

@@ -379,6 +379,9 @@ public enum SyntheticDataset {
       guard e.K.count == 3, e.K.allSatisfy({ $0.count == 3 }), e.xyz.count == j, e.xyz.allSatisfy({ $0.count == 3 }),
         e.uv.count == j, e.uv.allSatisfy({ $0.count == 2 }), e.visible.map({ $0.count == j }) ?? true
       else { throw .malformed(path, "sample \(i) must have K 3×3, xyz \(j)×3, uv \(j)×2 and \(j) visible flags") }
+      try checkLabels(
+        xyz: e.xyz.map { Vector3($0[0], $0[1], $0[2]) }, uv: e.uv.map { SIMD2($0[0], $0[1]) }, intrinsics: e.K.flatMap { $0 }, file: path,
+        sample: "sample \(i)")
       return (
         directory + "/" + e.image,
         (

@@ -29,8 +29,9 @@ public enum HeatmapTargets {
       guard cx.isFinite, cy.isFinite else { continue }
       let gx = (0..<w).map { Foundation.exp(-(Float($0) - cx) * (Float($0) - cx) * inv2s2) }
       let gy = (0..<h).map { Foundation.exp(-(Float($0) - cy) * (Float($0) - cy) * inv2s2) }
+      // Mass on the map relative to a whole Gaussian's (2πσ²): below 1e-6 the joint is off the map.
       let total = gx.reduce(0, +) * gy.reduce(0, +)
-      guard total > 1e-6 else { continue }
+      guard total > 1e-6 * 2 * Float.pi * sigma * sigma else { continue }
       let o = m * h * w
       for y in 0..<h {
         for x in 0..<w { out[o + y * w + x] = gx[x] * gy[y] / total }
@@ -44,7 +45,7 @@ extension Tape {
   /// Σ over joints of KL(T ‖ softmax(H)) per sample, mean over the batch.
   /// `logits`: [B, J, h, w] heatmap logits; `target`: [B, J, h, w], each map
   /// summing to 1 (or all zero: no supervision for that joint). Zero exactly
-  /// when softmax(H) = T. Pullback: (softmax(H) − T)·ΣT per map.
+  /// when softmax(H) = T. Pullback: softmax(H)·ΣT − T per map.
   public func heatmapLoss(_ logits: Variable, target: Tensor) -> Variable {
     let s = logits.shape
     precondition(s.rank == 4 && target.shape == s, "heatmapLoss wants logits and target of one [B, J, h, w] shape, got \(s), \(target.shape)")

@@ -19,7 +19,7 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
   public var student = "small"
   public var inputSize: Int?
   public var mode = TrainingMode.full
-  public var steps = 1000
+  public var steps = 1500
   public var batchSize = 32
   public var learningRate: Float = 3e-3
   public var schedule = LearningRateSchedule.cosine
@@ -32,10 +32,10 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
   public var lambdaAngle: Float = 1
   public var lambdaOffset: Float = 1
   public var lambdaModified: Float = 1
-  /// The teacher's λs are 0 before this step…
-  public var teacherStart = 0
-  /// …then ramp linearly to their full value over this many steps.
-  public var teacherRamp = 0
+  /// The teacher's λs are 0 before this step (nil: half of `steps`)…
+  public var teacherStart: Int?
+  /// …then ramp linearly to their full value over this many steps (nil: a fifth of `steps`).
+  public var teacherRamp: Int?
   public var seed: UInt64 = 0
   public var threads = 2
   public var checkpointEvery = 250
@@ -52,10 +52,15 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
       offset: mode.usesOffsetNetwork ? lambdaOffset : 0, modifiedPosition: mode.usesOffsetNetwork ? lambdaModified : 0)
   }
 
+  /// The teacher's start and ramp, defaults resolved (chosen on the validation split:
+  /// docs/results.md).
+  public var teacherSchedule: (start: Int, ramp: Int) { (teacherStart ?? steps / 2, teacherRamp ?? steps / 5) }
+
   /// `weights` at `step`, with the teacher's warm-up applied.
   public func weights(atStep step: Int) -> LossWeights {
     var w = weights
-    let ramp = step < teacherStart ? 0 : teacherRamp <= 0 ? 1 : min(Float(step - teacherStart + 1) / Float(teacherRamp), 1)
+    let (start, length) = teacherSchedule
+    let ramp = step < start ? 0 : length <= 0 ? 1 : min(Float(step - start + 1) / Float(length), 1)
     (w.angle, w.offset, w.modifiedPosition) = (w.angle * ramp, w.offset * ramp, w.modifiedPosition * ramp)
     return w
   }
@@ -67,13 +72,44 @@ public struct TrainingConfiguration: Codable, Equatable, Sendable {
     try need(batchSize > 0, "batch size must be positive, got \(batchSize)")
     try need(threads > 0 && threads <= 256, "threads must be in 1…256, got \(threads)")
     try need(checkpointEvery > 0, "checkpointEvery must be positive, got \(checkpointEvery)")
-    try need(warmupSteps >= 0 && teacherStart >= 0 && teacherRamp >= 0, "warm-up, teacher start and ramp must not be negative")
+    try need(warmupSteps >= 0 && teacherSchedule.start >= 0 && teacherSchedule.ramp >= 0, "warm-up, teacher start and ramp must not be negative")
     try need(learningRate.isFinite && learningRate > 0, "learning rate must be positive and finite, got \(learningRate)")
-    try need(heatmapSigma.isFinite && heatmapSigma > 0, "heatmap σ must be positive, got \(heatmapSigma)")
+    try need(heatmapSigma.isFinite && heatmapSigma >= 0.25, "heatmap σ must be at least 0.25 head pixels, got \(heatmapSigma)")
     for (name, l) in [("heatmap", lambdaHeatmap), ("angle", lambdaAngle), ("offset", lambdaOffset), ("modified", lambdaModified)] {
       try need(l.isFinite && l >= 0, "λ \(name) must be finite and not negative, got \(l)")
     }
     try need(inputSize.map { $0 > 0 && $0 <= StudentZoo.maximumInputSize } ?? true, "input size must be in 1…\(StudentZoo.maximumInputSize), got \(inputSize ?? 0)")
+  }
+}
+
+extension TrainingConfiguration {
+  /// Reads configurations written before a field existed with that field's old
+  /// behaviour (no warm-up, no heatmap term, the teacher from step 0), so older
+  /// checkpoints still evaluate and resume as they were trained.
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    self.init()
+    student = try c.decode(String.self, forKey: .student)
+    inputSize = try c.decodeIfPresent(Int.self, forKey: .inputSize)
+    mode = try c.decode(TrainingMode.self, forKey: .mode)
+    steps = try c.decode(Int.self, forKey: .steps)
+    batchSize = try c.decode(Int.self, forKey: .batchSize)
+    learningRate = try c.decode(Float.self, forKey: .learningRate)
+    schedule = try c.decode(LearningRateSchedule.self, forKey: .schedule)
+    warmupSteps = try c.decodeIfPresent(Int.self, forKey: .warmupSteps) ?? 0
+    lambdaHeatmap = try c.decodeIfPresent(Float.self, forKey: .lambdaHeatmap) ?? 0
+    heatmapSigma = try c.decodeIfPresent(Float.self, forKey: .heatmapSigma) ?? 1
+    lambdaAngle = try c.decode(Float.self, forKey: .lambdaAngle)
+    lambdaOffset = try c.decode(Float.self, forKey: .lambdaOffset)
+    lambdaModified = try c.decode(Float.self, forKey: .lambdaModified)
+    let hasSchedule = c.contains(.warmupSteps)
+    teacherStart = try c.decodeIfPresent(Int.self, forKey: .teacherStart) ?? (hasSchedule ? nil : 0)
+    teacherRamp = try c.decodeIfPresent(Int.self, forKey: .teacherRamp) ?? (hasSchedule ? nil : 0)
+    seed = try c.decode(UInt64.self, forKey: .seed)
+    threads = try c.decode(Int.self, forKey: .threads)
+    checkpointEvery = try c.decode(Int.self, forKey: .checkpointEvery)
+    augment = try c.decode(Bool.self, forKey: .augment)
+    dataset = try c.decode(String.self, forKey: .dataset)
   }
 }
 
@@ -142,9 +178,11 @@ public final class Trainer {
       + teacher.offsetNetwork.namedParameters.map { ("teacher.offset." + $0.name, $0.parameter) }
   }
 
-  /// Parameters the optimizer updates: the offset network's only when the run uses it.
-  lazy var updated: [Parameter] =
-    student.trainableParameters + (configuration.weights.usesOffsetNetwork ? teacher.offsetNetwork.trainableParameters : [])
+  /// Parameters the optimizer updates at a step: the offset network's only while its
+  /// losses weigh something (so it starts, with Adam's own step count, when the teacher does).
+  func updated(at step: Int) -> [Parameter] {
+    student.trainableParameters + (configuration.weights(atStep: step).usesOffsetNetwork ? teacher.offsetNetwork.trainableParameters : [])
+  }
   lazy var checked: [(name: String, parameter: Parameter)] = trainedParameters.filter { $0.parameter.isTrainable }
   /// Set to profile the next `step` per op kind (the benchmark's op table); its result lands in `lastProfile`.
   public var profileNextStep = false
@@ -157,9 +195,12 @@ public final class Trainer {
   public func step(_ batch: Batch) throws(TrainingError) -> StepReport {
     let t0 = Date()
     let c = configuration
+    guard batch.count > 0 else { throw .data(.malformed("batch of step \(step)", "it is empty")) }
     let tape = Tape(mode: .training, threads: c.threads)
     if profileNextStep { tape.enableProfiling() }
-    defer { if profileNextStep { lastProfile = tape.profile } }
+    defer {
+      if profileNextStep { (lastProfile, profileNextStep) = (tape.profile, false) }
+    }
     let objective = Objective(
       student: student, teacher: teacher, batch: batch, weights: c.weights(atStep: step),
       heatmapSigma: c.heatmapSigma, tape: tape)
@@ -174,7 +215,7 @@ public final class Trainer {
       throw .nonFinite(step: step, term: "gradient of \(name)")
     }
     optimizer.learningRate = learningRate(at: step)
-    optimizer.step(updated)
+    optimizer.step(updated(at: step))
     step += 1
     return StepReport(
       step: step, terms: objective.terms, invalidFraction: objective.invalidFraction,
@@ -246,9 +287,12 @@ public final class Trainer {
     let contents: Safetensors.Contents
     do { contents = try Safetensors.read(URL(fileURLWithPath: path)) } catch { throw .checkpoint(error.description) }
     guard contents.metadata["format"] == "ekd-checkpoint", let configText = contents.metadata["configuration"],
-      let config = try? JSONDecoder().decode(TrainingConfiguration.self, from: Data(configText.utf8)),
       let boundsText = contents.metadata["bounds"]
     else { throw .checkpoint("\(path): not an EKD training checkpoint (metadata missing)") }
+    let config: TrainingConfiguration
+    do { config = try JSONDecoder().decode(TrainingConfiguration.self, from: Data(configText.utf8)) } catch {
+      throw .checkpoint("\(path): its configuration cannot be read: \(error)")
+    }
     do { try config.validate() } catch { throw .checkpoint("\(path): its configuration is invalid: \(error)") }
     let bounds: AngleBounds
     do { bounds = try AngleBounds(jsonData: Data(boundsText.utf8), path: path) } catch { throw .checkpoint(error.description) }

@@ -136,3 +136,40 @@ import Testing
     }
   }
 }
+
+@Suite struct LoaderWorkers {
+  /// Batch n is a function of (seed, n): three workers give the very batches one does.
+  @Test func moreWorkersGiveTheSameBatches() throws {
+    let source = SyntheticStream(count: 30, seed: 6, size: 48)
+    let one = BatchLoader(source: source, batchSize: 8, cropSize: 32, augmentation: Augmentation(), shuffle: true, seed: 4, workers: 1)
+    let three = BatchLoader(source: source, batchSize: 8, cropSize: 32, augmentation: Augmentation(), shuffle: true, seed: 4, workers: 3)
+    defer { one.stop(); three.stop() }
+    for _ in 0..<6 {
+      let (a, b) = (try one.next()!, try three.next()!)
+      #expect(a.images == b.images && a.xyz == b.xyz)
+    }
+  }
+
+  /// Workers hold the plan and the queue, never the loader: a loader dropped
+  /// without `stop()` is freed (and its deinit stops the workers).
+  @Test func aDroppedLoaderIsFreed() throws {
+    weak var weakLoader: BatchLoader?
+    do {
+      let loader = BatchLoader(source: SyntheticStream(count: 8, seed: 1, size: 48), batchSize: 4, cropSize: 32, shuffle: true)
+      _ = try loader.next()
+      weakLoader = loader
+    }
+    #expect(weakLoader == nil)
+  }
+
+  /// Epochs are new orders, not shifted copies of each other (seed 0 used to give
+  /// epoch e the stream of epoch 0 shifted by e draws).
+  @Test func consecutiveEpochsAreUnrelated() {
+    let loader = BatchLoader(source: SyntheticStream(count: 50, seed: 1, size: 48), batchSize: 50, cropSize: 32, shuffle: true, seed: 0)
+    loader.stop()
+    let (e0, e1) = (loader.indices(step: 0), loader.indices(step: 1))
+    let samePlace = zip(e0, e1).filter { $0 == $1 }.count
+    let shifted = zip(e0.dropFirst(), e1).filter { $0 == $1 }.count
+    #expect(samePlace < 6 && shifted < 6, "\(samePlace) \(shifted)")
+  }
+}

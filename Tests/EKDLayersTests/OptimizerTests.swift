@@ -89,3 +89,21 @@ import Testing
     #expect(losses.last! < 0.2 * losses.first!, "loss \(losses.first!) → \(losses.last!)")
   }
 }
+
+@Suite struct AdamStepCounts {
+  /// A parameter that joins after 1,000 steps starts with its own t = 1, so its
+  /// first update is the learning rate (bias-corrected), not ~3× it.
+  @Test func aLateParameterGetsItsOwnBiasCorrection() {
+    let adam = Adam(learningRate: 0.1)
+    let early = Parameter(Tensor(shape: [1], scalars: [0])), late = Parameter(Tensor(shape: [1], scalars: [0]))
+    for _ in 0..<1000 {
+      early.grad[flat: 0] = 1
+      adam.step([early])
+    }
+    late.grad[flat: 0] = 1
+    adam.step([early, late])
+    #expect(abs(late.value[flat: 0] + 0.1) < 1e-4, "first step \(late.value[flat: 0])")
+    let saved = adam.state([("late", late)])
+    #expect(saved.first { $0.0 == "late.step" }?.1.scalar == 1)
+  }
+}

@@ -21,7 +21,9 @@ let bounds = try! AngleBounds(poses: (0..<24).map { SyntheticHands.pose(index: $
 func configuration(_ mode: TrainingMode, steps: Int) -> TrainingConfiguration {
   var c = TrainingConfiguration()
   (c.student, c.inputSize, c.mode, c.steps, c.batchSize, c.threads, c.checkpointEvery, c.seed) = ("tiny", 32, mode, steps, 4, 2, 2, 3)
-  c.warmupSteps = 0  // a dozen steps: the default warm-up would keep the learning rate near 0
+  // A dozen steps: the default warm-up would keep the learning rate near 0, and the
+  // default teacher would only start half-way.
+  (c.warmupSteps, c.teacherStart, c.teacherRamp) = (0, 0, 0)
   return c
 }
 
@@ -293,5 +295,23 @@ let tightBounds = AngleBounds(lower: [Double](repeating: 0.3, count: 20), upper:
     }
     #expect(abs(HandSkeleton.scale(c) - 85) < 1e-6)
     #expect(abs(c[0].z - r.rootDepth!) < 1e-9)
+  }
+}
+
+@Suite struct OlderCheckpoints {
+  /// A configuration written before warm-up, the heatmap term and the teacher's
+  /// schedule existed reads back with their old behaviour (all off).
+  @Test func aConfigurationWithoutTheNewFieldsReadsAsItWasTrained() throws {
+    let old = """
+      {"student": "tiny", "inputSize": 32, "mode": "full", "steps": 1500, "batchSize": 32, "learningRate": 0.002, "schedule": "cosine",
+       "lambdaAngle": 1, "lambdaOffset": 1, "lambdaModified": 1, "seed": 0, "threads": 2, "checkpointEvery": 250, "augment": true, "dataset": "synth"}
+      """
+    let c = try JSONDecoder().decode(TrainingConfiguration.self, from: Data(old.utf8))
+    #expect(c.warmupSteps == 0 && c.lambdaHeatmap == 0 && c.teacherStart == 0 && c.teacherRamp == 0 && c.heatmapSigma == 1)
+    #expect(c.mode == .full && c.student == "tiny" && c.learningRate == 0.002)
+    // And today's round-trips, defaults included.
+    var now = TrainingConfiguration()
+    now.teacherStart = 7
+    #expect(try JSONDecoder().decode(TrainingConfiguration.self, from: JSONEncoder().encode(now)) == now)
   }
 }

@@ -26,11 +26,6 @@ int ekd_write_png(const char *path, const uint8_t *pixels, int width, int height
 int ekd_write_jpeg(const char *path, const uint8_t *pixels, int width, int height, int quality,
                    char *error, size_t error_size);
 
-/// Inflates a zlib stream whose inflated size must not exceed `max_size`.
-/// On success returns 0 and sets *out (free with ekd_free) and *out_size.
-int ekd_inflate(const uint8_t *data, size_t size, size_t max_size, uint8_t **out, size_t *out_size,
-                char *error, size_t error_size);
-
 /// Inflates a zlib stream into the caller's buffer `out` of `capacity` bytes,
 /// so that a caller who knows the inflated size allocates it once and copies
 /// nothing. Sets *out_size to the bytes written. Returns 0 when the stream
