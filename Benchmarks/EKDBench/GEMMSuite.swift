@@ -43,13 +43,13 @@ enum GEMMSuite {
 
   struct Row {
     var shape: ConvShape
-    var rawForward: Double, oursForward: Double, oursForwardBLASThreaded: Double
+    var rawForward: Double, oursForward: Double, oursForwardRowSplit: Double
     var rawBackward: Double, oursBackward: Double
     var json: [String: Any] {
       [
         "name": shape.name, "batch": shape.batch, "M": shape.m, "N": shape.n, "K": shape.k,
         "raw_forward_gflops": rawForward, "conv_forward_gflops": oursForward,
-        "conv_forward_blas_threaded_gflops": oursForwardBLASThreaded,
+        "conv_forward_row_split_gflops": oursForwardRowSplit,
         "raw_backward_gflops": rawBackward, "conv_backward_gflops": oursBackward,
         "forward_ratio": oursForward / rawForward, "backward_ratio": oursBackward / rawBackward,
       ]
@@ -98,7 +98,7 @@ enum GEMMSuite {
       let f = s.forwardFLOPs / 1e9
       rows.append(
         Row(
-          shape: s, rawForward: f / rawF, oursForward: f / oursF, oursForwardBLASThreaded: f / oursFB,
+          shape: s, rawForward: f / rawF, oursForward: f / oursF, oursForwardRowSplit: f / oursFB,
           rawBackward: 2 * f / rawB, oursBackward: 2 * f / oursB))
     }
     return rows
@@ -135,7 +135,7 @@ enum GEMMSuite {
     print("conv vs raw cblas_sgemm on the same (M, N, K), \(threads) threads, GFLOP/s (median):")
     let header = [
       Harness.pad("layer", 32, right: true), Harness.pad("M", 5), Harness.pad("N", 6), Harness.pad("K", 5),
-      Harness.pad("raw fwd", 8), Harness.pad("conv fwd", 9), Harness.pad("ratio", 6), Harness.pad("blas-thr", 9),
+      Harness.pad("raw fwd", 8), Harness.pad("conv fwd", 9), Harness.pad("ratio", 6), Harness.pad("row-split", 9),
       Harness.pad("raw bwd", 8), Harness.pad("conv bwd", 9), Harness.pad("ratio", 6),
     ]
     print(header.joined(separator: " "))
@@ -144,7 +144,7 @@ enum GEMMSuite {
         Harness.pad(r.shape.name, 32, right: true), Harness.pad("\(r.shape.m)", 5), Harness.pad("\(r.shape.n)", 6),
         Harness.pad("\(r.shape.k)", 5), Harness.pad(Harness.format(r.rawForward), 8),
         Harness.pad(Harness.format(r.oursForward), 9), Harness.pad(Harness.format(r.oursForward / r.rawForward, 2), 6),
-        Harness.pad(Harness.format(r.oursForwardBLASThreaded), 9),
+        Harness.pad(Harness.format(r.oursForwardRowSplit), 9),
         Harness.pad(Harness.format(r.rawBackward), 8), Harness.pad(Harness.format(r.oursBackward), 9),
         Harness.pad(Harness.format(r.oursBackward / r.rawBackward, 2), 6),
       ]

@@ -52,7 +52,7 @@ struct DataCommand: ParsableCommand {
     @OptionGroup var dataset: DatasetOptions
 
     func run() throws {
-      let source = try dataset.source(.train, trainCount: DatasetCatalog.fixedCount(.val))
+      let source = try dataset.source(dataset.split ?? .train, trainCount: DatasetCatalog.fixedCount(.val))
       guard source.count > 0 else { throw CommandFailure("\(dataset.describe(dataset.split ?? .train)): no samples") }
       let s: Sample
       do { s = try source.sample(0) } catch { throw CommandFailure(error.description) }
@@ -83,14 +83,19 @@ struct DatasetOptions: ParsableArguments {
     if let count, count <= 0 { throw CommandFailure("--count: must be positive, got \(count)") }
   }
 
-  /// The split `split` (or `fallback` when --split is not given); `trainCount`
-  /// sizes an in-memory training split when --count is not given.
-  func source(_ fallback: Split, trainCount: Int? = nil) throws -> any SampleSource {
-    let s = split ?? fallback
-    let count = s == .train ? (count ?? trainCount) : nil
+  /// Exactly the split `split` (never the user's --split: a command that needs the
+  /// training split must not get the test split because --split said so).
+  /// `trainCount` sizes an in-memory training split when --count is not given.
+  func source(_ split: Split, trainCount: Int? = nil) throws -> any SampleSource {
+    let count = split == .train ? (count ?? trainCount) : nil
     do {
-      return try DatasetCatalog.open(dataset, root: root, split: s, synthetic: .init(count: count, views: views))
+      return try DatasetCatalog.open(dataset, root: root, split: split, synthetic: .init(count: count, views: views))
     } catch { throw CommandFailure(error.description) }
+  }
+
+  /// Commands that train use the train and val splits by definition.
+  func refuseSplit(_ command: String) throws {
+    if let split { throw CommandFailure("--split \(split.rawValue): `ekd \(command)` trains on the train split and validates on val; --split is for eval, reference and data inspect") }
   }
 }
 

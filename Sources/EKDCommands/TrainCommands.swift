@@ -135,6 +135,7 @@ struct TrainCommand: ParsableCommand {
   @Flag(help: "Continue from OUT/checkpoint.safetensors if it exists.") var resume = false
 
   func run() throws {
+    try data.refuseSplit("train")
     let config = try options.configuration(mode: mode, dataset: data.dataset)
     let train = try data.source(.train, trainCount: config.steps * config.batchSize)
     let bounds = try options.angleBounds(train)
@@ -197,6 +198,7 @@ struct AblationCommand: ParsableCommand {
     }
     guard seeds > 0 else { throw CommandFailure("--seeds: must be positive, got \(seeds)") }
     let configs = try modeList.map { try options.configuration(mode: $0, dataset: data.dataset) }
+    try data.refuseSplit("ablation")
     let train = try data.source(.train, trainCount: options.steps * options.batch)
     let val = validationSplit(data), test = try data.source(.test)
     let bounds = try options.angleBounds(train)

@@ -5,12 +5,16 @@ import EKDTensor
 /// The pass is the observer of an inference tape. Every `LeafLayer` on that
 /// tape reports a `LayerTrace` and returns a zero placeholder of its output
 /// shape, so no convolution or matrix product runs; the glue between leaves
-/// (adds, concats, `relu()`) runs on the placeholders. Paths are the dotted
-/// names of `CompositeLayer.children`, as in the state dict.
+/// (adds, concats, `relu()`) does run, on the placeholders at batch 1, so the
+/// pass costs memory like one batch-1 forward (which is why `StudentZoo` bounds
+/// the input size). Paths are the dotted names of `CompositeLayer.children`, as
+/// in the state dict.
 ///
 /// A forward cannot throw, so the first layer to refuse its input decides the
-/// error, and from then on every leaf passes its input through unchanged: the
-/// rest of the forward then only ever merges equal shapes.
+/// error, and from then on every leaf passes its input through unchanged.
+/// Students whose branches meet after pooling check their input first (`fits`),
+/// so no zoo model merges mismatched shapes after a refusal; a new model with
+/// such branches must do the same.
 final class ShapePass {
   private var paths: [ObjectIdentifier: String] = [:]
   /// One zero tensor per shape: placeholders are only read, never written.

@@ -9,8 +9,9 @@ import COpenBLAS
 /// threads off once for the process, and a call's `threads` share the rows of C
 /// out over `Parallel.chunks` workers. OpenBLAS's threads spin-wait after each
 /// call, and on two cores that spinning takes the core our next kernel needs
-/// (`docs/performance.md` has the figures). Nothing else sets OpenBLAS's thread
-/// count, so no call inherits a setting from the one before.
+/// (`docs/performance.md` has the figures). Nothing else in the library sets OpenBLAS's thread
+/// count (only the benchmark's raw baseline does, and puts it back), so no call
+/// inherits a setting from the one before.
 public enum BLAS {
   /// C ← α·op(A)·op(B) + β·C, with op(A) m×k, op(B) k×n, C m×n, the rows of C
   /// shared out over `threads` workers (inline when one suffices).

@@ -119,6 +119,8 @@ func json(_ poses: [[[Double]]]) -> String {
     ("train bad mode", ["train", "--mode", "nope"], "--mode"),
     ("train bad root", ["train", "--root", missing, "--steps", "1"], missing),
     ("train bad checkpoint config", ["train", "--steps", "0"], "steps"),
+    ("train refuses --split", ["train", "--split", "test"], "--split"),
+    ("train bad student", ["train", "--student", "mobilenet"], "mobilenet"),
     ("eval bad checkpoint", ["eval", "--checkpoint", missing], missing),
     ("eval bad split", ["eval", "--checkpoint", missing, "--split", "holdout"], "--split"),
     ("ablation bad modes", ["ablation", "--modes", "baseline,sideways"], "--modes"),
