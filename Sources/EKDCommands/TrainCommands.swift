@@ -159,6 +159,10 @@ struct EvalCommand: ParsableCommand {
     do { (student, config, bounds) = try Trainer.student(fromCheckpoint: checkpoint) } catch { throw CommandFailure(error.description) }
     let (m, worst) = try evaluate(student, source: try data.source(split), bounds: bounds, threads: config.threads, label: "eval", keepWorst: 6)
     printTable([(config.student + "/" + config.mode.rawValue, m)])
+    print(
+      String(
+        format: "without the true root depth (from the wrist-to-middle-MCP bone): 3D AUC %.3f, mean |Z₀ error| %.1f mm, %d without a solution",
+        m.auc3DEstimatedRoot, m.rootDepthErrorMean, m.rootDepthFailures))
     let report = out ?? (checkpoint.hasSuffix(".safetensors") ? URL(fileURLWithPath: checkpoint).deletingLastPathComponent().path : checkpoint) + "/eval-\(split.rawValue).json"
     try writeReport(["checkpoint": checkpoint, "split": split.rawValue, "dataset": data.describe(split)].merging(m.report) { a, _ in a }, to: report)
     let base = report.hasSuffix(".json") ? String(report.dropLast(5)) : report

@@ -42,6 +42,16 @@ public enum Evaluator {
         let puv = (0..<j).map { k in SIMD2(Double(pu[o + 3 * k]), Double(pu[o + 3 * k + 1])) }
         let guv = (0..<j).map { k in SIMD2(Double(gu[i * 2 * j + 2 * k]), Double(gu[i * 2 * j + 2 * k + 1])) }
         metrics.add(predicted: pred, truth: truth, predictedUV: puv, trueUV: guv)
+        // Without the true root depth: Z₀ from the predicted 2.5D and the true bone length (`ekd predict`'s way).
+        let pz = (0..<j).map { k in Double(pu[o + 3 * k + 2]) }
+        let k = Intrinsics(matrix: (0..<9).map { Double(batch.intrinsics[flat: i * 9 + $0]) })
+        let s = Double(batch.scale[flat: i])
+        if let z0 = Reconstruction.rootDepth(uv: puv.map { (u: $0.x, v: $0.y) }, z: pz, intrinsics: k, boneLength: s) {
+          let estimated = (0..<j).map { Reconstruction.point(u: puv[$0].x, v: puv[$0].y, z: pz[$0] - pz[HandSkeleton.root], intrinsics: k, rootDepth: z0, scale: s) }
+          metrics.addEstimatedRoot(predicted: estimated, truth: truth, rootDepth: z0)
+        } else {
+          metrics.addEstimatedRoot(predicted: nil, truth: truth, rootDepth: nil)
+        }
         let v = bounds.violations(JointAngles.values(pred)).filter { $0 }.count
         if keepWorst > 0 && v > 0 {
           let err = zip(pred, truth).map { ($0 - $1).length }.reduce(0, +) / Double(j)

@@ -32,6 +32,24 @@ public struct MetricAccumulator: Sendable {
     samples += 1
   }
 
+  /// 3D errors when the root depth is not given but estimated from the prediction and the
+  /// true bone length (`Reconstruction.rootDepth`), and the root-depth errors (mm).
+  public private(set) var errors3DEstimatedRoot: [Double] = []
+  public private(set) var rootDepthErrors: [Double] = []
+  /// Samples whose prediction admitted no root depth (counted as missing every threshold).
+  public private(set) var rootDepthFailures = 0
+
+  /// Adds one sample reconstructed with an estimated root depth (nil: no solution).
+  public mutating func addEstimatedRoot(predicted: [Vector3<Double>]?, truth: [Vector3<Double>], rootDepth: Double?) {
+    guard let predicted, let rootDepth else {
+      rootDepthFailures += 1
+      errors3DEstimatedRoot += [Double](repeating: .infinity, count: truth.count)
+      return
+    }
+    errors3DEstimatedRoot += zip(predicted, truth).map { ($0 - $1).length }
+    rootDepthErrors.append(abs(rootDepth - truth[HandSkeleton.root].z))
+  }
+
   /// Fraction of errors ≤ t.
   public static func pck(_ errors: [Double], _ t: Double) -> Double {
     errors.isEmpty ? 0 : Double(errors.filter { $0 <= t }.count) / Double(errors.count)
@@ -47,6 +65,10 @@ public struct MetricAccumulator: Sendable {
   }
 
   public var auc3D: Double { Self.auc(errors3D, from: 20, to: 50, thresholds: 61) }
+  /// The 3D AUC with the root depth estimated from one bone instead of given.
+  public var auc3DEstimatedRoot: Double { Self.auc(errors3DEstimatedRoot, from: 20, to: 50, thresholds: 61) }
+  /// Mean |Ẑ₀ − Z₀| (mm) over the samples that had a solution.
+  public var rootDepthErrorMean: Double { rootDepthErrors.isEmpty ? .nan : rootDepthErrors.reduce(0, +) / Double(rootDepthErrors.count) }
   public var auc2D: Double { Self.auc(errors2D, from: 0, to: 30, thresholds: 61) }
   public var meanError: Double { errors3D.isEmpty ? 0 : errors3D.reduce(0, +) / Double(errors3D.count) }
   public var medianError: Double {
@@ -66,6 +88,8 @@ public struct MetricAccumulator: Sendable {
       "vf": violationFrequency, "vf_samples": invalidSampleFraction, "samples": samples,
       "vf_per_angle": Dictionary(uniqueKeysWithValues: zip(HandSkeleton.angleNames, violationsPerAngle.map { samples == 0 ? 0 : Double($0) / Double(samples) })),
       "pck_3d": pckCurve.map { ["mm": $0.threshold, "pck": $0.pck] },
+      "auc_3d_estimated_root": auc3DEstimatedRoot, "root_depth_error_mm_mean": rootDepthErrorMean.isFinite ? rootDepthErrorMean : -1,
+      "root_depth_failures": rootDepthFailures,
     ]
   }
 }

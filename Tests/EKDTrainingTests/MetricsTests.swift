@@ -82,3 +82,21 @@ import Testing
     #expect(abs(depth.meanError - 20 * (2 / Double.pi).squareRoot()) < 2, "\(depth.meanError)")
   }
 }
+
+@Suite struct EstimatedRoot {
+  /// Exact joints with an exact root give AUC 1 and no root error; a failed
+  /// estimate misses every threshold and is counted.
+  @Test func estimatedRootMetricsCountWhatTheySay() throws {
+    let flat: [Vector3<Double>] = (0..<21).map { (j: Int) -> Vector3<Double> in Vector3(Double(j), Double(j % 5), 400) }
+    let bounds = try AngleBounds(poses: [flat], dataset: "t")
+    var m = MetricAccumulator(bounds: bounds)
+    let truth: [Vector3<Double>] = (0..<21).map { (j: Int) -> Vector3<Double> in
+      let d = Double(j)
+      return Vector3(3 * d, 5 * Double(j % 4), 400 + d)
+    }
+    m.addEstimatedRoot(predicted: truth, truth: truth, rootDepth: 400)
+    #expect(m.auc3DEstimatedRoot == 1 && m.rootDepthErrorMean == 0)
+    m.addEstimatedRoot(predicted: nil, truth: truth, rootDepth: nil)
+    #expect(m.rootDepthFailures == 1 && abs(m.auc3DEstimatedRoot - 0.5) < 1e-12 && m.rootDepthErrors.count == 1)
+  }
+}
