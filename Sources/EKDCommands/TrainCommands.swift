@@ -28,11 +28,13 @@ struct TrainingOptions: ParsableArguments {
   @Option(help: "Student input size (default: the student's).") var input: Int?
   @Option(help: "Bounds file (default: computed from the training split).") var bounds: String?
   @Flag(help: "Train without augmentation.") var noAugment = false
+  @Option(help: "Write a checkpoint every this many steps (and at the end).") var checkpointEvery = 250
 
   func configuration(mode: TrainingMode, dataset: String) throws -> TrainingConfiguration {
     var c = TrainingConfiguration()
     (c.student, c.inputSize, c.mode, c.steps, c.batchSize) = (student, input, mode, steps, batch)
     (c.learningRate, c.schedule, c.warmupSteps, c.seed, c.threads, c.augment, c.dataset) = (lr, schedule, warmup, seed, threads, !noAugment, dataset)
+    c.checkpointEvery = checkpointEvery
     (c.lambdaHeatmap, c.heatmapSigma) = (lambdaHeatmap, heatmapSigma)
     (c.lambdaAngle, c.lambdaOffset, c.lambdaModified, c.teacherStart, c.teacherRamp) = (lambdaAngle, lambdaOffset, lambdaModified, teacherStart, teacherRamp)
     do { try c.validate() } catch { throw CommandFailure(error.description) }

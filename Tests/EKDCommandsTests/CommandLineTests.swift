@@ -153,3 +153,41 @@ func json(_ poses: [[[Double]]]) -> String {
     #expect(r.stderr.contains(c.mentions), "\(r.stderr) should name \(c.mentions)")
   }
 }
+
+/// Checkpoints survive a writer killed at any moment: a real `ekd train` that
+/// checkpoints every step is SIGKILLed again and again, and after every kill the
+/// checkpoint on disk is whole (it loads) and training resumes from it. (The `small`
+/// student's checkpoint with Adam's moments is ~6 MB: a kill lands inside a write often,
+/// so a writer that wrote in place would fail this test.)
+@Suite(.serialized) struct KilledWriter {
+  @Test func aKilledTrainingRunLeavesALoadableCheckpoint() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ekd-killed-\(getpid())").path
+    try? FileManager.default.removeItem(atPath: dir)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let train = [
+      "train", "--student", "small", "--input", "32", "--mode", "baseline", "--steps", "100000", "--batch", "2", "--count", "8",
+      "--checkpoint-every", "1", "--threads", "1", "--resume", "--out", dir,
+    ]
+    var rng = SystemRandomNumberGenerator()
+    var loaded = 0
+    for round in 0..<12 {
+      let p = Process()
+      p.executableURL = EKDProcess.binary
+      p.arguments = train
+      p.standardOutput = FileHandle.nullDevice
+      p.standardError = FileHandle.nullDevice
+      try p.run()
+      usleep(UInt32.random(in: 300_000...700_000, using: &rng))
+      kill(p.processIdentifier, SIGKILL)
+      p.waitUntilExit()
+      guard FileManager.default.fileExists(atPath: dir + "/checkpoint.safetensors") else {
+        #expect(round < 3, "no checkpoint after \(round + 1) runs")
+        continue
+      }
+      let r = try EKDProcess.run(["checkpoint", "inspect", dir + "/checkpoint.safetensors"])
+      #expect(r.status == 0, "round \(round): \(r.stderr)")
+      loaded += 1
+    }
+    #expect(loaded >= 9)
+  }
+}
