@@ -6,7 +6,7 @@ APT_PACKAGES := pkg-config libopenblas-dev liblapacke-dev libpng-dev libjpeg62-t
 # Tests run optimised: numeric kernels are 10-50x slower in debug builds.
 TEST_FLAGS ?= -c release
 
-.PHONY: help setup build test format bench peers run paper paper-capture paper-uniform clean
+.PHONY: help setup build test format bench peers run paper paper-capture paper-uniform fuzz clean
 
 # The main job: train the demo student (`small`, 64² crops) in the baseline and
 # in full EKD on synthetic hands rendered fresh for every step, then test both
@@ -24,6 +24,7 @@ EKD       := .build/release/ekd
 help:
 	@echo "make setup   install the Debian packages (and Python's safetensors) the build and tests need"
 	@echo "make test    setup, then build and run the whole test suite (release build)"
+	@echo "make fuzz    build the libFuzzer harnesses (Fuzz/) and run each for FUZZ_SECONDS (default 60) on its seed corpus"
 	@echo "make format  lint Sources, Tests and Benchmarks with swift format and .swift-format (any finding fails; rewrites nothing)"
 	@echo "make bench   setup, then run the benchmarks in release (THREADS=$(THREADS); ~15 min with the PyTorch peers)"
 	@echo "make build   release build of the library, the ekd tool and the benchmarks"
@@ -70,6 +71,10 @@ paper-capture: build
 paper-uniform: build
 	$(EKD) ablation --student ts500m --input 64 --dataset synth --views uniform --modes baseline,theta,op,full --seeds $(PAPER_SEEDS) \
 	  --steps $(PAPER_STEPS) --threads $(THREADS) --out $(RUN_DIR)/paper-uniform
+
+FUZZ_SECONDS ?= 60
+fuzz: setup
+	bash scripts/fuzz.sh $(FUZZ_SECONDS)
 
 peers:
 	@test -x .venv-peers/bin/python || python3 -m venv .venv-peers
