@@ -295,7 +295,12 @@ public struct LMReader: SampleSource {
 
   /// The 21 joint positions of a `_joints.txt` (rows `NAME x y z`; the 22nd, PALM_NORMAL, is ignored).
   public static func readJoints(_ path: String) throws(DatasetError) -> [Vector3<Double>] {
-    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw .missingFile(path) }
+    guard let data = FileManager.default.contents(atPath: path) else { throw .missingFile(path) }
+    return try parseJoints(String(decoding: data, as: UTF8.self), path: path)
+  }
+
+  /// The same from the file's text (`path` names it in errors).
+  public static func parseJoints(_ text: String, path: String) throws(DatasetError) -> [Vector3<Double>] {
     let rows = text.split(whereSeparator: \.isNewline).map { $0.split(whereSeparator: { $0 == " " || $0 == "\t" }) }.filter { !$0.isEmpty }
     guard rows.count >= 21 else { throw .malformed(path, "expected 22 rows `NAME x y z`, got \(rows.count)") }
     return try (0..<21).map { i throws(DatasetError) in

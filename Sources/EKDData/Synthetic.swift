@@ -371,6 +371,14 @@ public enum SyntheticDataset {
   public static func read(directory: String) throws(DatasetError) -> [(image: String, sample: (k: [Double], xyz: [Vector3<Double>], uv: [SIMD2<Double>], visible: [Bool]))] {
     let path = directory + "/labels.json"
     guard let data = FileManager.default.contents(atPath: path) else { throw .missingFile(path) }
+    return try decode(data, directory: directory)
+  }
+
+  /// The labels of DIR/labels.json from its bytes (image paths relative to `directory`).
+  public static func decode(_ data: Data, directory: String) throws(DatasetError) -> [(
+    image: String, sample: (k: [Double], xyz: [Vector3<Double>], uv: [SIMD2<Double>], visible: [Bool])
+  )] {
+    let path = directory + "/labels.json"
     let labels: Labels
     do { labels = try JSONDecoder().decode(Labels.self, from: data) } catch { throw .malformed(path, "not an ekd-synth labels file: \(error)") }
     guard labels.format == "ekd-synth" else { throw .malformed(path, "format is \"\(labels.format)\", expected \"ekd-synth\"") }
