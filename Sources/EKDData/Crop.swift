@@ -77,8 +77,8 @@ public enum Cropper {
   }
 }
 
-/// A square window of an image resampled to the student's input, with the crop's K
-/// and the map back to image pixels: what `ekd predict` feeds a student.
+/// A square window of an image resampled to the student's input, with the map back
+/// to image pixels: what `ekd predict` feeds a student.
 public struct CropWindow: Sendable {
   /// Top-left corner and side of the window, in image pixels.
   public var x0: Double, y0: Double, side: Double
@@ -91,16 +91,8 @@ public struct CropWindow: Sendable {
     (x0, y0, self.side, self.size) = (centre.x - side / 2, centre.y - side / 2, max(side, 1), size)
   }
 
-  /// Image point → crop point (pixel centres map to pixel centres).
-  public func toCrop(_ p: SIMD2<Double>) -> SIMD2<Double> { (p - SIMD2(x0, y0) + 0.5) * scale - 0.5 }
-  /// Crop point → image point.
+  /// Crop point → image point (pixel centres map to pixel centres).
   public func toImage(_ p: SIMD2<Double>) -> SIMD2<Double> { (p + 0.5) / scale - 0.5 + SIMD2(x0, y0) }
-
-  /// The intrinsics of the crop for an image with intrinsics `k` (row-major 3×3).
-  public func intrinsics(_ k: [Double]) -> [Double] {
-    let c = toCrop(SIMD2(k[2], k[5]))
-    return [k[0] * scale, k[1] * scale, c.x, 0, k[4] * scale, c.y, 0, 0, 1]
-  }
 
   /// The window's pixels, bilinear, 0 outside the image.
   public func resample(_ image: Image) -> Image {
