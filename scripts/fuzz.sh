@@ -27,12 +27,7 @@ for h in "${HARNESSES[@]}"; do
   rm -rf "$work"; mkdir -p "$work/corpus" "$work/crashes"
   cp Fuzz/Corpus/$h/* "$work/corpus/"
   # malloc_limit: no single allocation beyond 1 GiB (the dataset limits are far below it).
-  # FuzzFreiHAND goes through files, and FoundationEssentials' FileManager.contents(atPath:)
-  # leaks 4 KB reading an empty file (upstream, found by the first run: docs/robustness.md),
-  # so LeakSanitizer is off for it.
-  leaks=1
-  [ "$h" != FuzzFreiHAND ] || leaks=0
-  ASAN_OPTIONS=detect_leaks=$leaks "$BIN/$h" "$work/corpus" -max_total_time="$PER" -timeout=10 -rss_limit_mb=3072 -malloc_limit_mb=1024 -detect_leaks=$leaks \
+  ASAN_OPTIONS=detect_leaks=1 "$BIN/$h" "$work/corpus" -max_total_time="$PER" -timeout=10 -rss_limit_mb=3072 -malloc_limit_mb=1024 -detect_leaks=1 \
     -artifact_prefix="$work/crashes/" -print_final_stats=1 > "$work/log" 2>&1 || true
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/log" | grep -o '[0-9]*$' | tail -1)
   crashes=$(find "$work/crashes" -type f | wc -l)

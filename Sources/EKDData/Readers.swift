@@ -345,18 +345,28 @@ public struct FreiHANDReader: SampleSource {
   let ids: [Int]
 
   public init(root: String, split: Split) throws(DatasetError) {
+    let set = split == .test ? "evaluation" : "training"
+    func read(_ name: String) throws(DatasetError) -> Data {
+      let path = "\(root)/\(set)_\(name).json"
+      guard let data = FileManager.default.contents(atPath: path) else { throw .missingFile(path) }
+      return data
+    }
+    try self.init(root: root, split: split, kJSON: try read("K"), xyzJSON: try read("xyz"))
+  }
+
+  /// The two JSON files' contents, already read: the fuzzer and tests parse without touching
+  /// the disk. Errors still name the files under `root`.
+  public init(root: String, split: Split, kJSON: Data, xyzJSON: Data) throws(DatasetError) {
     (self.root, self.split) = (root, split)
     let set = split == .test ? "evaluation" : "training"
     self.set = set
-    func load(_ name: String) throws(DatasetError) -> [[[Double]]] {
-      let path = "\(root)/\(set)_\(name).json"
-      guard let data = FileManager.default.contents(atPath: path) else { throw .missingFile(path) }
+    func decode(_ name: String, _ data: Data) throws(DatasetError) -> [[[Double]]] {
       guard let v = try? JSONDecoder().decode([[[Double]]].self, from: data) else {
-        throw .malformed(path, "expected a JSON list of \(name == "K" ? "3×3" : "21×3") nested lists")
+        throw .malformed("\(root)/\(set)_\(name).json", "expected a JSON list of \(name == "K" ? "3×3" : "21×3") nested lists")
       }
       return v
     }
-    let k = try load("K"), xyz = try load("xyz")
+    let k = try decode("K", kJSON), xyz = try decode("xyz", xyzJSON)
     let kPath = "\(root)/\(set)_K.json", xPath = "\(root)/\(set)_xyz.json"
     guard k.count == xyz.count else { throw .malformed(xPath, "\(xyz.count) poses for \(k.count) intrinsics in \(kPath)") }
     guard k.count <= DatasetLimits.freihandSamples else {
