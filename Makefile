@@ -2,7 +2,7 @@
 SWIFT      ?= swift
 THREADS    ?= 2
 SUDO       := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
-APT_PACKAGES := pkg-config libopenblas-dev liblapacke-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev
+APT_PACKAGES := pkg-config libopenblas-dev liblapacke-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev python3-venv
 # Tests run optimised: numeric kernels are 10-50x slower in debug builds.
 TEST_FLAGS ?= -c release
 
@@ -22,7 +22,7 @@ PAPER_SEEDS ?= 3
 EKD       := .build/release/ekd
 
 help:
-	@echo "make setup   install the Debian packages (and Python's safetensors) the build and tests need"
+	@echo "make setup   install the Debian packages, Python's safetensors, and onnx + onnxruntime (in .venv-onnx) the build and tests need"
 	@echo "make test    setup, then build and run the whole test suite (release build)"
 	@echo "make fuzz    build the libFuzzer harnesses (Fuzz/) and run each for FUZZ_SECONDS (default 60) on its seed corpus"
 	@echo "make format  lint Sources, Tests and Benchmarks with swift format and .swift-format (any finding fails; rewrites nothing)"
@@ -43,6 +43,9 @@ setup:
 	@python3 -c "import safetensors, numpy" 2>/dev/null || \
 	  python3 -m pip install -q safetensors numpy 2>/dev/null || \
 	  echo "note: python3 lacks safetensors; the Python round-trip test will be skipped"
+	@.venv-onnx/bin/python -c "import onnx, onnxruntime, numpy" 2>/dev/null || \
+	  { python3 -m venv .venv-onnx && .venv-onnx/bin/pip install -q onnx onnxruntime numpy; } || \
+	  echo "WARNING: pip could not install onnx and onnxruntime into .venv-onnx: the ONNX Runtime checks of ekd export will be SKIPPED"
 
 build: setup
 	$(SWIFT) build -c release

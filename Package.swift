@@ -17,6 +17,7 @@ let package = Package(
     .library(name: "EKDModels", targets: ["EKDModels"]),
     .library(name: "EKDData", targets: ["EKDData"]),
     .library(name: "EKDTraining", targets: ["EKDTraining"]),
+    .library(name: "EKDONNX", targets: ["EKDONNX"]),
     .executable(name: "ekd", targets: ["ekd"]),
   ],
   dependencies: [
@@ -46,10 +47,12 @@ let package = Package(
     .target(name: "EKDModels", dependencies: ["EKDLayers", "EKDHand"]),
     .target(name: "EKDData", dependencies: ["EKDTensor", "EKDHand", "CImageCodecs"]),
     .target(name: "EKDTraining", dependencies: ["EKDTensor", "EKDLayers", "EKDHand", "EKDLosses", "EKDModels", "EKDData"]),
+    /// Students as ONNX graphs, traced from their forward (`ekd export`).
+    .target(name: "EKDONNX", dependencies: ["EKDTensor", "EKDModels", "EKDHand"]),
     .target(
       name: "EKDCommands",
       dependencies: [
-        "EKDTensor", "EKDLayers", "EKDHand", "EKDLosses", "EKDModels", "EKDData", "EKDTraining",
+        "EKDTensor", "EKDLayers", "EKDHand", "EKDLosses", "EKDModels", "EKDData", "EKDTraining", "EKDONNX",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -75,6 +78,7 @@ let package = Package(
     .testTarget(name: "EKDDataTests", dependencies: ["EKDData", "EKDHand"], exclude: ["Fixtures"]),
     .testTarget(name: "EKDTrainingTests", dependencies: ["EKDTraining", "EKDData", "EKDLayers", "EKDModels", "EKDHand", "EKDLosses"]),
     .testTarget(name: "EKDCommandsTests", dependencies: ["ekd"]),
+    .testTarget(name: "EKDONNXTests", dependencies: ["EKDONNX", "EKDTraining", "EKDModels", "EKDLayers", "EKDTensor"]),
     .testTarget(
       name: "EKDLayersTests",
       dependencies: ["EKDLayers", "_EKDTestSupport"],

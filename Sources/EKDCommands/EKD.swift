@@ -7,7 +7,8 @@ public struct EKD: ParsableCommand {
     commandName: "ekd",
     abstract: "Train, evaluate and benchmark small 3D hand-pose networks with Explicit Knowledge Distillation.",
     subcommands: [
-      TrainCommand.self, EvalCommand.self, PredictCommand.self, AblationCommand.self, ReferenceCommand.self, SynthCommand.self, BoundsCommand.self, AnglesCommand.self, InfoCommand.self,
+      TrainCommand.self, EvalCommand.self, PredictCommand.self, ExportCommand.self, AblationCommand.self, ReferenceCommand.self, SynthCommand.self, BoundsCommand.self, AnglesCommand.self,
+      InfoCommand.self,
       DataCommand.self,
       CheckpointCommand.self,
     ]

@@ -57,6 +57,14 @@ public enum Predictor {
     return [f, 0, Double(width - 1) / 2, 0, f, Double(height - 1) / 2, 0, 0, 1]
   }
 
+  /// The student's (u, v, z) [B, J, 3] for crops [B, 3, S, S] (RGB, value/255 − 0.5):
+  /// (u, v) in crop pixels, z the latent depth. The exported ONNX graph computes the same.
+  public static func decode(_ student: Student, crops: Tensor, threads: Int = 2) -> Tensor {
+    let tape = Tape(mode: .inference, threads: threads)
+    let out = student.predict(tape.constant(crops))
+    return tape.decode25D(heatmaps: out.heatmaps, depths: out.depths, cropWidth: student.inputSize, cropHeight: student.inputSize).value
+  }
+
   static func predictBatch(_ student: Student, bounds: AngleBounds, _ inputs: [Input], boneLength: Double, threads: Int) -> [Output] {
     let size = student.inputSize
     // Every hand as a right hand, in its window.
@@ -80,9 +88,7 @@ public enum Predictor {
         for i in 0..<(size * size) { pixels[(n * 3 + c) * size * size + i] = Float(crop[i * 3 + c]) / 255 - 0.5 }
       }
     }
-    let tape = Tape(mode: .inference, threads: threads)
-    let out = student.predict(tape.constant(Tensor(shape: [inputs.count, 3, size, size], scalars: pixels)))
-    let uvz = tape.decode25D(heatmaps: out.heatmaps, depths: out.depths, cropWidth: size, cropHeight: size).value.scalars
+    let uvz = decode(student, crops: Tensor(shape: [inputs.count, 3, size, size], scalars: pixels), threads: threads).scalars
     let j = HandSkeleton.jointCount
     return prepared.enumerated().map { n, p in
       let uv = (0..<j).map { p.window.toImage(SIMD2(Double(uvz[(n * j + $0) * 3]), Double(uvz[(n * j + $0) * 3 + 1]))) }

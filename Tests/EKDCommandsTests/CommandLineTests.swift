@@ -86,6 +86,21 @@ func json(_ poses: [[[Double]]]) -> String {
     #expect(abs((rows[1]["loss_theta"] as? Double ?? 0) - 1) < 1e-9)
   }
 
+  /// train → export: the ONNX file is written whole (ModelProto bytes naming the graph's
+  /// input and output), and `ekd` says where.
+  @Test func exportWritesTheTrainedStudent() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ekd-cli-\(getpid())/export").path
+    let t = try EKDProcess.run(["train", "--student", "tiny", "--mode", "baseline", "--steps", "2", "--batch", "4", "--threads", "1", "--out", dir])
+    #expect(t.status == 0, "\(t.stderr)")
+    let r = try EKDProcess.run(["export", "--checkpoint", dir, "--onnx", dir + "/tiny.onnx"])
+    #expect(r.status == 0, "\(r.stderr)")
+    #expect(r.stdout.hasPrefix("wrote \(dir)/tiny.onnx"))
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: dir + "/tiny.onnx"))
+    #expect(bytes.first == 0x08)  // field 1 (ir_version), varint
+    let text = String(decoding: bytes, as: UTF8.self)
+    #expect(text.contains("crops") && text.contains("uvz") && text.contains("ekd_tiny"))
+  }
+
   @Test(
     arguments: [
       ("missing", nil, "no such file"),
@@ -126,6 +141,8 @@ func json(_ poses: [[[Double]]]) -> String {
     ("predict bad checkpoint", ["predict", "--checkpoint", missing, missing + ".png"], missing),
     ("predict bad box", ["predict", "--checkpoint", missing, "--box", "1,2,3", missing + ".png"], "--box"),
     ("predict bad hand", ["predict", "--checkpoint", missing, "--hand", "middle", missing + ".png"], "--hand"),
+    ("export bad checkpoint", ["export", "--checkpoint", missing, "--onnx", "/tmp/ekd-never-written.onnx"], missing),
+    ("export without --onnx", ["export", "--checkpoint", missing], "--onnx"),
     ("ablation bad modes", ["ablation", "--modes", "baseline,sideways"], "--modes"),
     ("ablation bad root", ["ablation", "--root", missing, "--modes", "baseline", "--seeds", "1", "--steps", "1"], missing),
     ("reference bad root", ["reference", "--root", missing], missing),

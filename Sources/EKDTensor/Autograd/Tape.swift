@@ -26,6 +26,8 @@ public final class Tape {
   /// Set on a shape-only tape (EKDLayers' shape pass): layers report to it and
   /// return placeholders instead of running their kernels. Nil otherwise.
   public var observer: AnyObject?
+  /// Set by an exporter on an inference tape: traced ops report themselves to it.
+  public var tracer: (any OpTracer)?
 
   /// A backward function: `dy` is the gradient of the op's output; `dx[i]` is
   /// the gradient buffer of input i (to be accumulated into), or nil when that

@@ -7,6 +7,7 @@ extension Variable {
   public static func + (a: Variable, b: Variable) -> Variable {
     let t = a.tape
     let y = Broadcast.apply(a.value, b.value, threads: t.threads) { $0 + $1 }
+    if a.shape == b.shape { t.tracer?.traced(.add, inputs: [a.value, b.value], output: y) }
     let (av, bv, workers) = (a.value, b.value, t.threads)
     return t.record(y, inputs: [a, b]) { dy, dx in
       Broadcast.pullback(dy, av, bv, dx[0], dx[1], threads: workers, { d, _, _ in d }, { d, _, _ in d })
@@ -76,6 +77,7 @@ extension Variable {
     Parallel.chunks(n, threads: tape.threads, minimumPerWorker: 1 << 16) { range, _ in
       for i in range { py[i] = Swift.max(px[i], 0) }
     }
+    tape.tracer?.traced(.relu, inputs: [value], output: y)
     let out = y, workers = tape.threads
     return tape.record(y, inputs: [self]) { dy, dx in
       guard let d = dx[0] else { return }

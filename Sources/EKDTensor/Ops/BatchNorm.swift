@@ -15,6 +15,10 @@ extension Tape {
     let (y, statistics) = BatchNormKernel.forward(
       xs, scale: gs, shift: beta.value, runningMean: runningMean.value, runningVariance: runningVariance.value,
       useBatch: mode == .training, epsilon: epsilon, relu: relu, threads: threads)
+    tracer?.traced(
+      .batchNorm2d(
+        scale: gs, shift: beta.value, mean: runningMean.value, variance: runningVariance.value, epsilon: epsilon, relu: relu),
+      inputs: [xs], output: y)
     if statistics.isBatch && updatesRunningStatistics {
       BatchNormKernel.updateRunning(
         mean: runningMean.value.mutablePointer, variance: runningVariance.value.mutablePointer,

@@ -27,6 +27,7 @@ extension Tape {
       for o in 0..<outer { (py + o * total + offset).update(from: px + o * run, count: run) }
       offset += run
     }
+    tracer?.traced(.concat(axis: a), inputs: xs.map(\.value), output: y)
     return record(y, inputs: xs) { dy, d in
       let g = dy.pointer
       var offset = 0

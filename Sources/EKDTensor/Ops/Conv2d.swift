@@ -232,6 +232,7 @@ extension Tape {
   /// y = conv2d(x, weight) + bias, x NCHW, weight [O, C, kh, kw], bias [O].
   public func conv2d(_ x: Variable, weight: Variable, bias: Variable?, geometry: ConvGeometry) -> Variable {
     let y = Conv2dKernel.forward(x.value, weight: weight.value, bias: bias?.value, geometry: geometry, threads: threads)
+    tracer?.traced(.conv2d(weight: weight.value, bias: bias?.value, geometry: geometry), inputs: [x.value], output: y)
     let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
     let (workers, xv, wv) = (threads, x.value, weight.value)
     return record(y, inputs: inputs) { dy, d in
