@@ -135,3 +135,51 @@ import _EKDTestSupport
     #expect(weakTape == nil)
   }
 }
+
+/// Synchronised batch norm: two replicas holding halves of a batch compute what
+/// one process computes on the whole batch, forward and backward.
+@Suite struct SynchronisedBatchNorm {
+  @Test(arguments: [false, true])
+  func twoReplicasEqualOneProcessOnTheWholeBatch(relu: Bool) {
+    var rng = SeededRandom(seed: 21)
+    let (n, c, hw) = (6, 5, 12)
+    let x = Tensor.randomNormal([n, c, 3, 4], mean: 1.5, std: 2, using: &rng)
+    let w = Tensor.randomNormal([n, c, 3, 4], using: &rng)
+    let gamma0 = Tensor.randomUniform([c], in: 0.5...1.5, using: &rng), beta0 = Tensor.randomNormal([c], using: &rng)
+    func half(_ t: Tensor, _ r: Int) -> Tensor {
+      let per = t.count / 2
+      return Tensor(shape: [n / 2, c, 3, 4], scalars: Array(t.scalars[(r * per)..<((r + 1) * per)]))
+    }
+    /// y, dx, dγ, dβ and the running statistics after one training step on `x`.
+    func run(_ x: Tensor, _ w: Tensor, replicas: (any ReplicaGroup)?) -> [[Float]] {
+      let gamma = Parameter(gamma0), beta = Parameter(beta0)
+      let mean = Parameter(Tensor(zeros: [c]), trainable: false), variance = Parameter(Tensor(repeating: 1, shape: [c]), trainable: false)
+      let tape = Tape(mode: .training)
+      tape.replicas = replicas
+      let input = tape.input(x)
+      let y = tape.batchNorm2d(input, scale: tape.variable(gamma), shift: tape.variable(beta), runningMean: mean, runningVariance: variance, relu: relu)
+      tape.backward(from: (y * tape.constant(w)).sum())
+      return [y.value.scalars, tape.gradient(of: input)!.scalars, gamma.grad.scalars, beta.grad.scalars, mean.value.scalars, variance.value.scalars]
+    }
+    let whole = run(x, w, replicas: nil)
+    let group = ThreadReplicas(size: 2)
+    nonisolated(unsafe) var parts: [[[Float]]] = [[], []]
+    group.run { r in parts[r] = run(half(x, r), half(w, r), replicas: group.member(r)) }
+    func close(_ a: [Float], _ b: [Float], _ what: String) {
+      let scale = b.map(abs).max() ?? 1
+      let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0
+      #expect(a.count == b.count && worst <= 1e-5 * max(scale, 1), "\(what): \(worst)")
+    }
+    close(parts[0][0] + parts[1][0], whole[0], "y")
+    close(parts[0][1] + parts[1][1], whole[1], "dx")
+    // dγ and dβ stay local: their sum over the replicas is the whole batch's.
+    close(zip(parts[0][2], parts[1][2]).map(+), whole[2], "dγ")
+    close(zip(parts[0][3], parts[1][3]).map(+), whole[3], "dβ")
+    // Both replicas move their running statistics as the whole batch does (unbiased with M = N·H·W).
+    for r in 0..<2 {
+      close(parts[r][4], whole[4], "running mean")
+      close(parts[r][5], whole[5], "running variance")
+    }
+    #expect(hw == 12)
+  }
+}

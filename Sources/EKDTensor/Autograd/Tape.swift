@@ -28,6 +28,9 @@ public final class Tape {
   public var observer: AnyObject?
   /// Set by an exporter on an inference tape: traced ops report themselves to it.
   public var tracer: (any OpTracer)?
+  /// Set on the training tapes of a data-parallel run: batch norm then normalises
+  /// with the statistics of the global batch (synchronised BN).
+  public var replicas: (any ReplicaGroup)?
 
   /// A backward function: `dy` is the gradient of the op's output; `dx[i]` is
   /// the gradient buffer of input i (to be accumulated into), or nil when that

@@ -12,6 +12,12 @@
 ///
 /// Channels are independent, so they are split over workers. Sums run in
 /// Float along a row and in Double across rows.
+///
+/// Synchronised (a `ReplicaGroup`, in data-parallel training): the statistics
+/// are the global batch's. Forward sums each channel's values and count over all
+/// replicas, then its squared deviations from the global mean (two passes, as
+/// alone); backward sums Σdy and Σdy·x̂ over all replicas for dx. dγ and dβ stay
+/// local: the gradient all-reduce that follows sums them.
 public enum BatchNormKernel {
   /// What forward normalised with: backward needs it, and so do the running
   /// averages after a training step.
@@ -29,10 +35,13 @@ public enum BatchNormKernel {
   /// Normalises `x` with its batch statistics (`useBatch`) or the running ones.
   public static func forward(
     _ x: Tensor, scale gamma: Tensor, shift beta: Tensor, runningMean: Tensor, runningVariance: Tensor,
-    useBatch: Bool, epsilon: Float, relu: Bool, threads: Int
+    useBatch: Bool, epsilon: Float, relu: Bool, threads: Int, replicas: (any ReplicaGroup)? = nil
   ) -> (y: Tensor, statistics: Statistics) {
     let (n, c) = (x.shape[0], x.shape[1])
-    let hw = x.count / max(n * c, 1), m = n * hw
+    let hw = x.count / max(n * c, 1)
+    var m = n * hw
+    let global = useBatch ? replicas.map { globalStatistics(x, replicas: $0, threads: threads) } : nil
+    if let global { m = global.count }
     var mean = Tensor(uninitialized: [c]), invStd = Tensor(uninitialized: [c])
     var y = Tensor(uninitialized: x.shape)
     let px = x.pointer, py = y.mutablePointer, pm = mean.mutablePointer, ps = invStd.mutablePointer
@@ -43,7 +52,10 @@ public enum BatchNormKernel {
       Parallel.chunks(c, threads: threads) { channels, _ in
         for ch in channels {
           var mu = Double(rm[ch]), variance = Double(rv[ch])
-          if useBatch {
+          if let global {
+            (mu, variance) = (global.mean[ch], global.variance[ch])
+            bv[ch] = Float(variance)
+          } else if useBatch {
             // Two passes (mean, then squared deviations) keep the variance exact
             // enough in Float32 when |μ| ≫ σ.
             var s = 0.0
@@ -83,6 +95,51 @@ public enum BatchNormKernel {
     return (y, Statistics(mean: mean, invStd: invStd, batchVariance: batchVariance, isBatch: useBatch, count: m))
   }
 
+  /// Mean and biased variance per channel over every replica's batch, and the
+  /// values behind them (M summed over replicas).
+  static func globalStatistics(_ x: Tensor, replicas: any ReplicaGroup, threads: Int) -> (mean: [Double], variance: [Double], count: Int) {
+    let (n, c) = (x.shape[0], x.shape[1])
+    let hw = x.count / max(n * c, 1), px = x.pointer
+    // Channel sums, and this replica's count in the last slot.
+    var sums = [Double](repeating: 0, count: c + 1)
+    sums.withUnsafeMutableBufferPointer { s in
+      Parallel.chunks(c, threads: threads) { channels, _ in
+        for ch in channels {
+          var total = 0.0
+          for i in 0..<n {
+            let row = px + (i * c + ch) * hw
+            var a: Float = 0
+            for j in 0..<hw { a += row[j] }
+            total += Double(a)
+          }
+          s[ch] = total
+        }
+      }
+      s[c] = Double(n * hw)
+    }
+    replicas.sum(&sums)
+    let count = Int(sums[c].rounded())
+    let mean = (0..<c).map { sums[$0] / Double(max(count, 1)) }
+    var squares = [Double](repeating: 0, count: c)
+    squares.withUnsafeMutableBufferPointer { s in
+      Parallel.chunks(c, threads: threads) { channels, _ in
+        for ch in channels {
+          let muf = Float(mean[ch])
+          var total = 0.0
+          for i in 0..<n {
+            let row = px + (i * c + ch) * hw
+            var a: Float = 0
+            for j in 0..<hw { a += (row[j] - muf) * (row[j] - muf) }
+            total += Double(a)
+          }
+          s[ch] = total
+        }
+      }
+    }
+    replicas.sum(&squares)
+    return (mean, squares.map { $0 / Double(max(count, 1)) }, count)
+  }
+
   /// Moves the running averages toward a batch's statistics.
   public static func updateRunning(
     mean wm: UnsafeMutablePointer<Float>, variance wv: UnsafeMutablePointer<Float>,
@@ -104,6 +161,7 @@ public enum BatchNormKernel {
   ///   masks dy); nil otherwise.
   public static func backward(
     _ dyIn: Tensor, input x: Tensor, scale gamma: Tensor, statistics: Statistics, reluOutput: Tensor?, threads: Int,
+    replicas: (any ReplicaGroup)? = nil,
     dx: UnsafeMutablePointer<Float>?, dscale dgamma: UnsafeMutablePointer<Float>?, dshift dbeta: UnsafeMutablePointer<Float>?
   ) {
     let (n, c) = (x.shape[0], x.shape[1])
@@ -119,6 +177,29 @@ public enum BatchNormKernel {
     }
     let g = dy.pointer, px = x.pointer, pm = statistics.mean.pointer, ps = statistics.invStd.pointer
     let pg = gamma.pointer
+    // Σdy and Σdy·x̂ per channel, summed over the replicas when there are some.
+    var global: [Double]? = nil
+    if let replicas, useBatch {
+      var sums = [Double](repeating: 0, count: 2 * c)
+      sums.withUnsafeMutableBufferPointer { s in
+        Parallel.chunks(c, threads: threads) { channels, _ in
+          for ch in channels {
+            let mu = pm[ch]
+            var sdy: Float = 0, sdyx: Float = 0
+            for i in 0..<n {
+              let gr = g + (i * c + ch) * hw, xr = px + (i * c + ch) * hw
+              for j in 0..<hw {
+                sdy += gr[j]
+                sdyx += gr[j] * (xr[j] - mu)
+              }
+            }
+            (s[ch], s[c + ch]) = (Double(sdy), Double(sdyx * ps[ch]))
+          }
+        }
+      }
+      replicas.sum(&sums)
+      global = sums
+    }
     Parallel.chunks(c, threads: threads) { channels, _ in
       for ch in channels {
         let mu = pm[ch], inv = ps[ch]
@@ -134,6 +215,7 @@ public enum BatchNormKernel {
         dgamma?[ch] += sdyx
         dbeta?[ch] += sdy
         guard let dx else { continue }
+        if let global { (sdy, sdyx) = (Float(global[ch]), Float(global[c + ch])) }
         let k = pg[ch] * inv
         for i in 0..<n {
           let gr = g + (i * c + ch) * hw, xr = px + (i * c + ch) * hw, dr = dx + (i * c + ch) * hw
