@@ -2,9 +2,12 @@
 SWIFT      ?= swift
 THREADS    ?= 2
 SUDO       := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
-APT_PACKAGES := pkg-config libopenblas-dev liblapacke-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev python3-venv
+APT_PACKAGES := pkg-config libopenblas-dev liblapacke-dev libpng-dev libjpeg62-turbo-dev zlib1g-dev python3-venv libopenmpi-dev openmpi-bin
+# Every build enables the MPI trait (data-parallel `mpirun -np N ekd train`), so that
+# build, test and bench share one .build; a plain `swift build` has no MPI dependency.
+TRAITS     ?= --traits MPI
 # Tests run optimised: numeric kernels are 10-50x slower in debug builds.
-TEST_FLAGS ?= -c release
+TEST_FLAGS ?= -c release $(TRAITS)
 
 .PHONY: help setup build test format bench peers run paper paper-capture paper-uniform fuzz clean
 
@@ -48,7 +51,7 @@ setup:
 	  echo "WARNING: pip could not install onnx and onnxruntime into .venv-onnx: the ONNX Runtime checks of ekd export will be SKIPPED"
 
 build: setup
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release $(TRAITS)
 
 test: setup
 	$(SWIFT) build $(TEST_FLAGS) --build-tests
@@ -58,7 +61,7 @@ format:
 	$(SWIFT) format lint --strict --recursive --configuration .swift-format Sources Tests Benchmarks
 
 bench: setup
-	$(SWIFT) run -c release EKDBench --threads $(THREADS) --json bench-results/bench-t$(THREADS).json
+	$(SWIFT) run -c release $(TRAITS) EKDBench --threads $(THREADS) --json bench-results/bench-t$(THREADS).json
 
 run: build
 	$(EKD) synth --out $(RUN_DIR)/demo/test-sample --count 32 --size 128 --seed 3 --sheet $(RUN_DIR)/demo/test-sample.png > /dev/null

@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 //
 // EKD — Explicit Knowledge Distillation for small 3D hand-pose networks, on the CPU.
 // Modules are listed lowest first; a dependency only ever points up this file.
@@ -20,6 +20,11 @@ let package = Package(
     .library(name: "EKDONNX", targets: ["EKDONNX"]),
     .executable(name: "ekd", targets: ["ekd"]),
   ],
+  // `swift build --traits MPI` (the Makefile's builds): data-parallel `mpirun -np N ekd train`.
+  // Without it nothing depends on Open MPI. docs/architecture.md says why a trait.
+  traits: [
+    .trait(name: "MPI", description: "Data-parallel training and ablation grids over Open MPI (needs libopenmpi-dev)")
+  ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0")
   ],
@@ -30,6 +35,9 @@ let package = Package(
       pkgConfig: "openblas",
       providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]
     ),
+
+    /// Open MPI behind a shim that hands over its macro handles (MPI_COMM_WORLD, MPI_FLOAT…).
+    .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
 
     /// libpng, libjpeg-turbo and zlib behind a small C shim that turns their
     /// longjmp-based errors into return values (Swift frames cannot be jumped over).
@@ -49,10 +57,12 @@ let package = Package(
     .target(name: "EKDTraining", dependencies: ["EKDTensor", "EKDLayers", "EKDHand", "EKDLosses", "EKDModels", "EKDData"]),
     /// Students as ONNX graphs, traced from their forward (`ekd export`).
     .target(name: "EKDONNX", dependencies: ["EKDTensor", "EKDModels", "EKDHand"]),
+    /// Ranks of an mpirun job as a ReplicaGroup (all-reduce, broadcast) and the commands' collectives.
+    .target(name: "EKDDistributed", dependencies: ["EKDTensor", .target(name: "CMPI", condition: .when(traits: ["MPI"]))]),
     .target(
       name: "EKDCommands",
       dependencies: [
-        "EKDTensor", "EKDLayers", "EKDHand", "EKDLosses", "EKDModels", "EKDData", "EKDTraining", "EKDONNX",
+        "EKDTensor", "EKDLayers", "EKDHand", "EKDLosses", "EKDModels", "EKDData", "EKDTraining", "EKDONNX", "EKDDistributed",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]
     ),
@@ -65,7 +75,7 @@ let package = Package(
     .executableTarget(
       name: "EKDBench",
       dependencies: [
-        "EKDTensor", "EKDLayers", "EKDHand", "EKDLosses", "EKDModels", "EKDData", "EKDTraining", "COpenBLAS", "_EKDTestSupport",
+        "EKDTensor", "EKDLayers", "EKDHand", "EKDLosses", "EKDModels", "EKDData", "EKDTraining", "EKDONNX", "COpenBLAS", "_EKDTestSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Benchmarks/EKDBench"
@@ -76,8 +86,9 @@ let package = Package(
     .testTarget(name: "EKDLossesTests", dependencies: ["EKDHand", "EKDLosses", "_EKDTestSupport"]),
     .testTarget(name: "EKDModelsTests", dependencies: ["EKDModels", "EKDLayers", "EKDHand", "EKDLosses", "_EKDTestSupport"]),
     .testTarget(name: "EKDDataTests", dependencies: ["EKDData", "EKDHand"], exclude: ["Fixtures"]),
-    .testTarget(name: "EKDTrainingTests", dependencies: ["EKDTraining", "EKDData", "EKDLayers", "EKDModels", "EKDHand", "EKDLosses"]),
-    .testTarget(name: "EKDCommandsTests", dependencies: ["ekd"]),
+    .testTarget(
+      name: "EKDTrainingTests", dependencies: ["EKDTraining", "EKDData", "EKDLayers", "EKDModels", "EKDHand", "EKDLosses", "_EKDTestSupport"]),
+    .testTarget(name: "EKDCommandsTests", dependencies: ["ekd", "EKDLayers"]),
     .testTarget(name: "EKDONNXTests", dependencies: ["EKDONNX", "EKDTraining", "EKDModels", "EKDLayers", "EKDTensor"]),
     .testTarget(
       name: "EKDLayersTests",

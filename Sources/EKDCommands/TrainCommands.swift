@@ -1,5 +1,6 @@
 import ArgumentParser
 import EKDData
+import EKDDistributed
 import EKDHand
 import EKDLayers
 import EKDLosses
@@ -29,6 +30,8 @@ struct TrainingOptions: ParsableArguments {
   @Option(help: "Bounds file (default: computed from the training split).") var bounds: String?
   @Flag(help: "Train without augmentation.") var noAugment = false
   @Option(help: "Write a checkpoint every this many steps (and at the end).") var checkpointEvery = 250
+  @Flag(help: "Under mpirun: each rank normalises with its own shard's batch statistics (faster; not the single-process step).")
+  var localBatchNorm = false
 
   func configuration(mode: TrainingMode, dataset: String) throws -> TrainingConfiguration {
     var c = TrainingConfiguration()
@@ -67,11 +70,18 @@ func validationSplit(_ data: DatasetOptions) -> (any SampleSource)? {
   }
 }
 
-/// Trains one student and reports it on the validation split.
+/// The ranks of an `mpirun` job, or nil for one process.
+func distributedWorld() throws -> (any ProcessGroup)? {
+  do { return try Distributed.world() } catch { throw CommandFailure(error.description) }
+}
+
+/// Trains one student and reports it on the validation split. With `replicas`
+/// (several ranks), data-parallel: the rank of index 0 alone writes and prints.
 func trainOne(
   _ config: TrainingConfiguration, train: any SampleSource, val: (any SampleSource)?, bounds: AngleBounds,
-  out: String, resume: Bool
+  out: String, resume: Bool, replicas: (any ProcessGroup)? = nil, localBatchNorm: Bool = false, quiet: Bool = false
 ) throws -> Trainer {
+  let lead = (replicas?.rank ?? 0) == 0 && !quiet
   let trainer: Trainer
   do {
     if resume && FileManager.default.fileExists(atPath: out + "/checkpoint.safetensors") {
@@ -79,21 +89,34 @@ func trainOne(
       guard trainer.configuration == config else {
         throw CommandFailure("\(out): holds a checkpoint of another configuration; remove it or choose another --out")
       }
-      FileHandle.standardError.write(Data("resuming \(out) at step \(trainer.step)\n".utf8))
+      if lead { FileHandle.standardError.write(Data("resuming \(out) at step \(trainer.step)\n".utf8)) }
     } else {
       trainer = try Trainer(configuration: config, train: train, bounds: bounds)
     }
   } catch let e as CommandFailure { throw e } catch { throw CommandFailure("\(error)") }
-  let progress = Progress(total: config.steps, label: "\(config.student)/\(config.mode.rawValue)")
+  if let replicas, replicas.size > 1 {
+    trainer.replicas = replicas
+    trainer.synchronisesBatchNorm = !localBatchNorm
+    if lead {
+      let per = config.batchSize / replicas.size
+      FileHandle.standardError.write(
+        Data(
+          ("data-parallel over \(replicas.size) ranks: global batch \(config.batchSize), \(per) per rank, "
+            + "\(localBatchNorm ? "per-rank" : "synchronised") batch norm; weights broadcast from rank 0\n").utf8))
+    }
+  }
+  let progress = Progress(total: lead ? config.steps : 0, label: "\(config.student)/\(config.mode.rawValue)")
   var last: [String: Float] = [:]
   let (start, first) = (Date(), trainer.step)
   do {
     try trainer.run(checkpointDirectory: out) { r in
       last = Dictionary(uniqueKeysWithValues: r.terms.map { ($0.key.rawValue, $0.value) })
+      guard lead else { return }
       let terms = LossTerm.allCases.filter { $0 != .total }.compactMap { k in r.terms[k].map { "\(k.rawValue) \(String(format: "%.3f", $0))" } }
       progress.update(r.step, detail: terms.joined(separator: " ") + String(format: " w %.2f %.0f img/s", r.invalidFraction, r.imagesPerSecond))
     }
   } catch { throw CommandFailure(error.description) }
+  guard lead else { return trainer }
   progress.finish()
   let seconds = Date().timeIntervalSince(start), images = (trainer.step - first) * config.batchSize
   if images > 0 { FileHandle.standardError.write(Data(String(format: "trained %d images in %.1f s: %.1f img/s\n", images, seconds, Double(images) / seconds).utf8)) }
@@ -140,9 +163,12 @@ struct TrainCommand: ParsableCommand {
     try data.refuseSplit("train")
     let config = try options.configuration(mode: mode, dataset: data.dataset)
     let train = try data.source(.train, trainCount: config.steps * config.batchSize)
+    let world = try distributedWorld()
     let bounds = try options.angleBounds(train)
-    _ = try trainOne(config, train: train, val: validationSplit(data), bounds: bounds, out: out, resume: resume)
-    print("checkpoint: \(out)/checkpoint.safetensors")
+    _ = try trainOne(
+      config, train: train, val: validationSplit(data), bounds: bounds, out: out, resume: resume, replicas: world,
+      localBatchNorm: options.localBatchNorm)
+    if (world?.rank ?? 0) == 0 { print("checkpoint: \(out)/checkpoint.safetensors") }
   }
 }
 
@@ -210,19 +236,48 @@ struct AblationCommand: ParsableCommand {
     let bounds = try options.angleBounds(train)
     try? FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
     try writeFile(bounds.jsonData(), to: out + "/bounds.json")
-    var runs: [AblationTable.Run] = []
+    // Under mpirun the (mode, seed) cells are shared out: cell i on rank i mod N, or,
+    // with more ranks than cells, on a group of N / cells ranks training it data-parallel.
+    let world = try distributedWorld()
+    var cells: [TrainingConfiguration] = []
     for var config in configs {
       for s in 0..<UInt64(seeds) {
         config.seed = options.seed + s
-        let dir = "\(out)/\(config.mode.rawValue)-seed\(config.seed)"
-        let trainer = try trainOne(config, train: train, val: val, bounds: bounds, out: dir, resume: true)
-        let (m, worst) = try evaluate(trainer.student, source: test, bounds: bounds, threads: options.threads, label: "test", keepWorst: 6)
-        runs.append(AblationTable.Run(mode: config.mode, seed: config.seed, metrics: m))
-        try writeReport(["mode": config.mode.rawValue, "seed": config.seed, "split": "test", "metrics": m.report], to: dir + "/test.json")
-        if let picture = Report.worstPredictions(worst) {
-          do { try picture.writePNG(to: dir + "/worst-test.png") } catch { throw CommandFailure(error.description) }
-        }
+        cells.append(config)
       }
+    }
+    let size = world?.size ?? 1, rank = world?.rank ?? 0
+    let groupSize = max(size / cells.count, 1)
+    let group = groupSize > 1 ? world?.split(color: rank / groupSize) : nil
+    let mine = cells.indices.filter { groupSize > 1 ? $0 == rank / groupSize : $0 % size == rank }
+    if let world, rank == 0 {
+      FileHandle.standardError.write(
+        Data("\(cells.count) cells over \(world.size) ranks, \(groupSize > 1 ? "\(groupSize) ranks per cell" : "one rank per cell")\n".utf8))
+    }
+    var runs: [AblationTable.Run] = []
+    for config in mine.map({ cells[$0] }) {
+      let dir = "\(out)/\(config.mode.rawValue)-seed\(config.seed)"
+      let trainer = try trainOne(
+        config, train: train, val: val, bounds: bounds, out: dir, resume: true, replicas: group, localBatchNorm: options.localBatchNorm,
+        quiet: rank != 0 && group == nil)
+      guard (group?.rank ?? 0) == 0 else { continue }
+      let (m, worst) = try evaluate(trainer.student, source: test, bounds: bounds, threads: options.threads, label: "test", keepWorst: 6)
+      runs.append(AblationTable.Run(mode: config.mode, seed: config.seed, metrics: m))
+      try writeReport(["mode": config.mode.rawValue, "seed": config.seed, "split": "test", "metrics": m.report], to: dir + "/test.json")
+      if let picture = Report.worstPredictions(worst) {
+        do { try picture.writePNG(to: dir + "/worst-test.png") } catch { throw CommandFailure(error.description) }
+      }
+    }
+    if let world {
+      let bytes = (try? JSONEncoder().encode(runs)).map { [UInt8]($0) } ?? []
+      guard let gathered = world.gather(bytes) else { return }
+      runs = try gathered.flatMap { part -> [AblationTable.Run] in
+        guard !part.isEmpty else { return [] }
+        do { return try JSONDecoder().decode([AblationTable.Run].self, from: Data(part)) } catch { throw CommandFailure("gathering the cells: \(error)") }
+      }
+      // The single-process order: by mode, then seed.
+      func order(_ r: AblationTable.Run) -> (Int, UInt64) { (modeList.firstIndex(of: r.mode) ?? 0, r.seed) }
+      runs.sort { order($0) < order($1) }
     }
     let table = AblationTable(runs: runs)
     print("\n\(options.student) on \(data.describe(.test)) — test split, \(seeds) seed(s), \(options.steps) steps")

@@ -62,6 +62,8 @@ public final class BatchLoader: @unchecked Sendable {
   final class Plan: @unchecked Sendable {
     let source: any SampleSource
     let batchSize: Int, cropSize: Int, augmentation: Augmentation, shuffle: Bool, seed: UInt64
+    /// This process's part of each global batch (data-parallel training): (index, count).
+    var shard = (index: 0, count: 1)
     private let lock = NSLock()
     private var permutations: [Int: [Int]] = [:]
 
@@ -96,8 +98,17 @@ public final class BatchLoader: @unchecked Sendable {
       return ((step * batchSize)..<((step + 1) * batchSize)).map { k in (k, permutation(k / n)[k % n]) }
     }
 
+    /// The items of global step `step` that belong to this shard: the global batch
+    /// split into `shard.count` equal, consecutive parts.
+    func shardItems(step: Int) -> [(position: Int, index: Int)] {
+      let all = items(step: step)
+      guard shard.count > 1 else { return all }
+      let per = all.count / shard.count
+      return Array(all[(shard.index * per)..<((shard.index + 1) * per)])
+    }
+
     func makeBatch(step: Int) throws(DatasetError) -> Batch {
-      let samples = try items(step: step).map { item throws(DatasetError) -> Sample in
+      let samples = try shardItems(step: step).map { item throws(DatasetError) -> Sample in
         var rng = SeededRandom(seed: seed ^ (UInt64(item.position) &* 0xD1B5_4A32_D192_ED03) ^ 0x5EED_A06)
         return Cropper.crop(try source.sample(item.index).asRightHand(), size: cropSize, augmentation: augmentation, using: &rng)
       }
@@ -160,12 +171,18 @@ public final class BatchLoader: @unchecked Sendable {
   ///   - startStep: the first batch to produce (for resuming).
   ///   - workers: threads that build batches (rendering synthetic hands is
   ///     the costliest part of a batch; one worker keeps up with most students).
+  ///   - shard: in data-parallel training, which of `count` equal parts of every
+  ///     global batch of `batchSize` this process takes (`batchSize` divisible by
+  ///     `count`). Order and augmentation stay those of the global batch.
   public init(
     source: any SampleSource, batchSize: Int, cropSize: Int, augmentation: Augmentation = .none,
-    shuffle: Bool, seed: UInt64 = 0, startStep: Int = 0, prefetch: Int = 3, workers: Int = 1
+    shuffle: Bool, seed: UInt64 = 0, startStep: Int = 0, prefetch: Int = 3, workers: Int = 1,
+    shard: (index: Int, count: Int) = (0, 1)
   ) {
     precondition(batchSize > 0, "a loader needs a positive batch size")
+    precondition(shard.count >= 1 && (0..<shard.count).contains(shard.index) && batchSize % shard.count == 0, "shard \(shard) of a batch of \(batchSize)")
     plan = Plan(source: source, batchSize: batchSize, cropSize: cropSize, augmentation: augmentation, shuffle: shuffle, seed: seed)
+    plan.shard = shard
     queue = Queue(start: startStep, prefetch: max(prefetch, workers, 1), limit: shuffle ? nil : (source.count + batchSize - 1) / batchSize)
     guard source.count > 0 else { return }
     for _ in 0..<max(workers, 1) {

@@ -85,3 +85,28 @@ public struct AblationTable {
     }
   }
 }
+
+extension AblationTable.Run: Codable {
+  enum CodingKeys: String, CodingKey { case mode, seed, auc, vf, epe, thresholds, pck }
+
+  /// A cell as another process sends it (`mpirun -np N ekd ablation` gathers the cells on rank 0).
+  public init(from decoder: any Decoder) throws {
+    let c = try decoder.container(keyedBy: CodingKeys.self)
+    (mode, seed) = (try c.decode(TrainingMode.self, forKey: .mode), try c.decode(UInt64.self, forKey: .seed))
+    (auc, vf, epe) = (try c.decode(Double.self, forKey: .auc), try c.decode(Double.self, forKey: .vf), try c.decode(Double.self, forKey: .epe))
+    let (t, p) = (try c.decode([Double].self, forKey: .thresholds), try c.decode([Double].self, forKey: .pck))
+    guard t.count == p.count else { throw DecodingError.dataCorruptedError(forKey: .pck, in: c, debugDescription: "PCK curve lengths differ") }
+    curve = zip(t, p).map { ($0, $1) }
+  }
+
+  public func encode(to encoder: any Encoder) throws {
+    var c = encoder.container(keyedBy: CodingKeys.self)
+    try c.encode(mode, forKey: .mode)
+    try c.encode(seed, forKey: .seed)
+    try c.encode(auc, forKey: .auc)
+    try c.encode(vf, forKey: .vf)
+    try c.encode(epe, forKey: .epe)
+    try c.encode(curve.map(\.threshold), forKey: .thresholds)
+    try c.encode(curve.map(\.pck), forKey: .pck)
+  }
+}

@@ -188,6 +188,17 @@ public final class Trainer {
   public var profileNextStep = false
   public private(set) var lastProfile: [String: Tape.OpProfile]?
 
+  /// Data-parallel training (`mpirun -np N ekd train`): each replica takes its
+  /// 1/N of every global batch, gradients are summed over the replicas and
+  /// divided by N, and replica 0 alone writes checkpoints. Set before `run`.
+  public var replicas: (any ReplicaGroup)?
+  /// With `replicas`: batch norm uses the global batch's statistics, so N
+  /// replicas compute the step one process computes on the whole batch. Off:
+  /// each replica normalises with its own shard's (faster, not equivalent).
+  public var synchronisesBatchNorm = true
+  /// Gradients are all-reduced in buckets of at most this many floats (4 MiB).
+  static let bucketFloats = 1 << 20
+
   /// One optimisation step on `batch`: forward on a fresh tape, the objective,
   /// backward, a finiteness check of every term and gradient, Adam. The
   /// benchmark times this very function.
@@ -197,6 +208,7 @@ public final class Trainer {
     let c = configuration
     guard batch.count > 0 else { throw .data(.malformed("batch of step \(step)", "it is empty")) }
     let tape = Tape(mode: .training, threads: c.threads)
+    if synchronisesBatchNorm { tape.replicas = replicas }
     if profileNextStep { tape.enableProfiling() }
     defer {
       if profileNextStep { (lastProfile, profileNextStep) = (tape.profile, false) }
@@ -211,6 +223,16 @@ public final class Trainer {
     student.zeroGradients()
     teacher.offsetNetwork.zeroGradients()
     tape.backward(from: objective.loss)
+    var terms = objective.terms, invalidFraction = objective.invalidFraction
+    if let replicas, replicas.size > 1 {
+      allReduceGradients(replicas)
+      // The report's figures, averaged over the replicas: the global batch's.
+      let keys = LossTerm.allCases.filter { terms[$0] != nil }
+      var figures = keys.map { Double(terms[$0]!) } + [Double(invalidFraction)]
+      replicas.sum(&figures)
+      for (k, key) in keys.enumerated() { terms[key] = Float(figures[k] / Double(replicas.size)) }
+      invalidFraction = Float(figures.last! / Double(replicas.size))
+    }
     for (name, p) in checked where !p.grad.withUnsafeBufferPointer({ $0.allSatisfy(\.isFinite) }) {
       throw .nonFinite(step: step, term: "gradient of \(name)")
     }
@@ -218,8 +240,47 @@ public final class Trainer {
     optimizer.step(updated(at: step))
     step += 1
     return StepReport(
-      step: step, terms: objective.terms, invalidFraction: objective.invalidFraction,
-      learningRate: optimizer.learningRate, imagesPerSecond: Double(batch.count) / Date().timeIntervalSince(t0))
+      step: step, terms: terms, invalidFraction: invalidFraction,
+      learningRate: optimizer.learningRate, imagesPerSecond: Double(batch.count * (replicas?.size ?? 1)) / Date().timeIntervalSince(t0))
+  }
+
+  /// Sums every gradient over the replicas and divides by their number: the
+  /// gradient of the global batch's mean loss. Packed into buckets of about 4 MiB
+  /// so that each all-reduce moves a useful amount and the packing buffer stays small.
+  func allReduceGradients(_ replicas: any ReplicaGroup) {
+    let scale = 1 / Float(replicas.size)
+    var bucket: [Float] = []
+    var members: [Parameter] = []
+    func flush() {
+      guard !members.isEmpty else { return }
+      replicas.sum(&bucket)
+      var offset = 0
+      for p in members {
+        let n = p.value.count
+        bucket.withUnsafeBufferPointer { b in
+          let g = p.gradPointer()
+          for i in 0..<n { g[i] = b[offset + i] * scale }
+        }
+        offset += n
+      }
+      (bucket, members) = ([], [])
+    }
+    for (_, p) in checked {
+      if !members.isEmpty && bucket.count + p.value.count > Self.bucketFloats { flush() }
+      p.grad.withUnsafeBufferPointer { bucket.append(contentsOf: $0) }
+      members.append(p)
+    }
+    flush()
+  }
+
+  /// Makes every replica's weights (and batch-norm statistics) replica 0's.
+  public func broadcastParameters() {
+    guard let replicas, replicas.size > 1 else { return }
+    for (_, p) in trainedParameters where p.storageType == .float32 {
+      var values = p.value.scalars
+      values.withUnsafeMutableBufferPointer { replicas.broadcast($0, from: 0) }
+      for i in 0..<values.count { p.value[flat: i] = values[i] }
+    }
   }
 
   /// Trains from the current step up to `until` (default: the configured steps).
@@ -227,9 +288,15 @@ public final class Trainer {
     let c = configuration
     let end = min(last ?? c.steps, c.steps)
     guard step < end else { return }
+    let shards = replicas?.size ?? 1
+    guard c.batchSize % shards == 0 else {
+      throw .configuration("batch \(c.batchSize) does not split into \(shards) equal parts, one per rank; choose a multiple of \(shards)")
+    }
+    broadcastParameters()
     let loader = BatchLoader(
       source: source, batchSize: c.batchSize, cropSize: student.inputSize,
-      augmentation: c.augment ? Augmentation() : .none, shuffle: true, seed: c.seed, startStep: step)
+      augmentation: c.augment ? Augmentation() : .none, shuffle: true, seed: c.seed, startStep: step,
+      shard: (replicas?.rank ?? 0, shards))
     defer { loader.stop() }
     while step < end {
       let t0 = Date()
@@ -238,7 +305,7 @@ public final class Trainer {
       var r = try step(batch)
       r.imagesPerSecond = Double(batch.count) / Date().timeIntervalSince(t0)
       report(r)
-      if let dir = checkpointDirectory, step % c.checkpointEvery == 0 || step == end { try save(to: dir) }
+      if let dir = checkpointDirectory, step % c.checkpointEvery == 0 || step == end, (replicas?.rank ?? 0) == 0 { try save(to: dir) }
     }
   }
 

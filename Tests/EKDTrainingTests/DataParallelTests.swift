@@ -1,0 +1,75 @@
+import EKDData
+import EKDLayers
+import EKDTensor
+import EKDTraining
+import Foundation
+import Testing
+import _EKDTestSupport
+
+/// Data-parallel training in one process (two replicas on two threads, summing
+/// through `ThreadReplicas`): the step two replicas take on the halves of a batch
+/// is the step one trainer takes on the whole batch.
+@Suite(.serialized) struct DataParallel {
+  func batch(shard: (Int, Int)) throws -> Batch {
+    let loader = BatchLoader(source: source, batchSize: 8, cropSize: 32, augmentation: Augmentation(), shuffle: true, seed: 3, shard: shard)
+    defer { loader.stop() }
+    return try loader.next()!
+  }
+
+  /// The gradients of every student and offset-network tensor, after one step.
+  func gradients(_ t: Trainer) -> [(String, [Float])] {
+    t.student.namedParameters.filter(\.parameter.isTrainable).map { ($0.name, $0.parameter.grad.scalars) }
+      + t.teacher.offsetNetwork.namedParameters.filter(\.parameter.isTrainable).map { ("offset." + $0.name, $0.parameter.grad.scalars) }
+  }
+
+  @Test func twoReplicasTakeTheStepOfOneProcessOnTheWholeBatch() throws {
+    let whole = try Trainer(configuration: configuration(.full, steps: 4), train: source, bounds: bounds)
+    let wholeReport = try whole.step(try batch(shard: (0, 1)))
+    let expected = gradients(whole)
+
+    let group = ThreadReplicas(size: 2)
+    // Rank 1 starts from other weights: the broadcast must make them rank 0's.
+    var configs = [configuration(.full, steps: 4), configuration(.full, steps: 4)]
+    configs[1].seed = 99
+    let trainers = try configs.map { try Trainer(configuration: $0, train: source, bounds: bounds) }
+    let halves = try [batch(shard: (0, 2)), batch(shard: (1, 2))]
+    #expect(halves[0].count == 4 && halves[1].count == 4)
+    nonisolated(unsafe) var reports: [StepReport?] = [nil, nil]
+    nonisolated(unsafe) var failures: [String] = []
+    group.run { r in
+      trainers[r].replicas = group.member(r)
+      trainers[r].broadcastParameters()
+      do { reports[r] = try trainers[r].step(halves[r]) } catch { failures.append("\(error)") }
+    }
+    #expect(failures.isEmpty, "\(failures)")
+    let globalScale = expected.flatMap(\.1).map(abs).max()!
+    for r in 0..<2 {
+      for ((name, got), (_, want)) in zip(gradients(trainers[r]), expected) {
+        let worst = zip(got, want).map { abs($0 - $1) }.max() ?? 0
+        let scale = want.map(abs).max() ?? 0
+        #expect(worst <= 1e-4 * scale + 1e-6 * globalScale, "rank \(r) \(name): \(worst) of \(scale)")
+      }
+      // After Adam every replica holds the very same weights: replicas never drift apart.
+      // (Against the whole batch's weights there is no useful bound: an element whose
+      // gradient is rounding noise — the heatmap channels' output bias, which the
+      // spatial softmax ignores — moves by Adam's normalised step whatever its sign.)
+      for ((name, a), (_, b)) in zip(trainers[r].student.namedParameters, trainers[0].student.namedParameters) {
+        #expect(a.value == b.value, "rank \(r) \(name) differs from rank 0 after the step")
+      }
+      // The report's terms are the whole batch's.
+      for (term, value) in wholeReport.terms { #expect(abs(reports[r]!.terms[term]! - value) <= 1e-4 * max(abs(value), 1), "\(term)") }
+    }
+  }
+
+  @Test func aBatchThatDoesNotSplitIsAConfigurationError() throws {
+    let group = ThreadReplicas(size: 3)
+    let trainer = try Trainer(configuration: configuration(.baseline, steps: 1), train: source, bounds: bounds)
+    trainer.replicas = group.member(0)
+    #expect {
+      try trainer.run()
+    } throws: { error in
+      guard case TrainingError.configuration(let message) = error else { return false }
+      return message.contains("3 equal parts")
+    }
+  }
+}
