@@ -3,6 +3,7 @@ import EKDHand
 import EKDLayers
 import EKDLosses
 import EKDModels
+import EKDONNX
 import EKDTensor
 import EKDTraining
 import Foundation
@@ -133,13 +134,24 @@ enum ModelSuite {
       print("PyTorch side-by-side skipped: \(python) not found (run `make peers` to create the venv)")
       return nil
     }
-    let out = FileManager.default.temporaryDirectory.appendingPathComponent("ekd-torch-\(getpid()).json")
+    let work = FileManager.default.temporaryDirectory.appendingPathComponent("ekd-peers-\(getpid())")
+    try? FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: work) }
+    let out = work.appendingPathComponent("torch.json")
+    // Our own graphs for ONNX Runtime: `ekd export` of each student (weights do not matter for speed).
+    var exported: [String] = []
+    for r in rows {
+      guard let student = try? StudentZoo.make(r.name, inputSize: r.input), let bytes = try? StudentExport.onnx(student) else { continue }
+      let file = work.appendingPathComponent("ekd-\(r.name).onnx")
+      if (try? Data(bytes).write(to: file)) != nil { exported.append("\(r.name)=\(file.path)") }
+    }
     let p = Process()
     p.executableURL = URL(fileURLWithPath: python)
     p.arguments = [
       script.path, "--students", rows.map(\.name).joined(separator: ","),
       "--sizes", rows.map { "\($0.name)=\($0.input)" }.joined(separator: ","),
       "--threads", "\(threads)", "--batch", "\(batch)", "--reps", "\(repetitions)", "--out", out.path,
+      "--ekd-onnx", exported.joined(separator: ","), "--workdir", work.path,
     ]
     p.standardOutput = FileHandle.nullDevice
     p.standardError = FileHandle.nullDevice
@@ -171,15 +183,25 @@ enum ModelSuite {
       print(cells.enumerated().map { Harness.pad($1, $0 == 0 ? 14 : 10, right: $0 == 0) }.joined(separator: " "))
     }
     if rows.contains(where: { $0.torch != nil }) {
-      print("beside PyTorch (same threads, batch, input; ours / PyTorch):")
-      print(
-        ["student", "fvcore MACs", "ours MACs", "infer b1", "ratio", "infer b\(batch)", "ratio", "train", "ratio"]
-          .enumerated().map { Harness.pad($1, $0 == 0 ? 14 : 12, right: $0 == 0) }.joined(separator: " "))
+      print("beside PyTorch and ONNX Runtime (same threads, batch, input; images/s, ratios ours / peer).")
+      print("ORT = the PyTorch twin exported by torch.onnx; ORT(ekd) = our own `ekd export` of the student, decode included:")
+      let heads = [
+        "student", "fvcore MACs", "ours MACs", "b1 ours", "b1 torch", "b1 ORT", "b1 ORT(ekd)", "/torch", "/ORT",
+        "b\(batch) ours", "b\(batch) torch", "b\(batch) ORT", "b\(batch) ORT(ekd)", "/torch", "/ORT", "train", "torch", "/torch",
+      ]
+      print(heads.enumerated().map { Harness.pad($1, $0 == 0 ? 14 : 11, right: $0 == 0) }.joined(separator: " "))
       for r in rows {
         guard let t = r.torch else { continue }
-        let tb1 = t["infer_b1_ips"] as? Double ?? .nan, tb = t["infer_b\(batch)_ips"] as? Double ?? .nan, tt = t["train_ips"] as? Double ?? .nan
-        let cells = [r.name, "\(t["fvcore_macs"] ?? "-")", "\(r.macs)", f(tb1, 2), f(r.inferB1 / tb1, 2), f(tb, 2), f(r.inferB / tb, 2), f(tt, 2), f(r.train / tt, 2)]
-        print(cells.enumerated().map { Harness.pad($1, $0 == 0 ? 14 : 12, right: $0 == 0) }.joined(separator: " "))
+        func v(_ key: String) -> Double { t[key] as? Double ?? .nan }
+        let (tb1, tb, tt) = (v("infer_b1_ips"), v("infer_b\(batch)_ips"), v("train_ips"))
+        let (ob1, ob, eb1, eb) = (v("ort_b1_ips"), v("ort_b\(batch)_ips"), v("ort_ekd_b1_ips"), v("ort_ekd_b\(batch)_ips"))
+        let cells = [
+          r.name, "\(t["fvcore_macs"] ?? "-")", "\(r.macs)", f(r.inferB1, 2), f(tb1, 2), f(ob1, 2), f(eb1, 2), f(r.inferB1 / tb1, 2),
+          f(r.inferB1 / ob1, 2), f(r.inferB, 2), f(tb, 2), f(ob, 2), f(eb, 2), f(r.inferB / tb, 2), f(r.inferB / ob, 2), f(r.train, 2), f(tt, 2),
+          f(r.train / tt, 2),
+        ]
+        print(cells.enumerated().map { Harness.pad($1, $0 == 0 ? 14 : 11, right: $0 == 0) }.joined(separator: " "))
+        for key in ["ort_error", "ort_ekd_error"] { if let e = t[key] { print("  \(r.name) \(key): \(e)") } }
       }
     }
     for r in rows {

@@ -12,6 +12,13 @@ Timing, with torch.set_num_threads(THREADS) and the same batch and input size:
   step. (The EKD teacher's angle loss is not reproduced in PyTorch.)
 Medians of REPS runs after one warm-up.
 
+ONNX Runtime (CPU provider, THREADS intra-op threads, sequential execution), at
+batch 1 and BATCH, on two files per student:
+- the PyTorch twin exported with torch.onnx.export (opset 17, dynamic batch):
+  the fastest CPU engine on the same architecture;
+- with --ekd-onnx name=FILE,…, EKD's own `ekd export` of the student (BN folded,
+  2.5D decode included): the fastest CPU engine on our very graph and weights.
+
 Usage: python torch_students.py --students tiny,resnet50 --sizes tiny=64,resnet50=224 \
          --threads 2 --batch 8 --reps 5 --out results.json
 """
@@ -163,6 +170,31 @@ def median_time(fn, reps):
     return statistics.median(times)
 
 
+def ort_ips(path, size, batches, threads, reps):
+    import numpy as np
+    import onnxruntime as ort
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    out = {}
+    for b in batches:
+        x = np.random.randn(b, 3, size, size).astype(np.float32)
+        out[b] = b / median_time(lambda: session.run(None, {name: x}), reps)
+    return out
+
+
+def export_twin(model, size, path):
+    kwargs = dict(opset_version=17, input_names=["crops"], dynamic_axes={"crops": {0: "batch"}})
+    x = torch.randn(1, 3, size, size)
+    try:
+        torch.onnx.export(model.eval(), (x,), path, dynamo=False, **kwargs)
+    except TypeError:  # torch without the dynamo switch
+        torch.onnx.export(model.eval(), (x,), path, **kwargs)
+
+
 def fvcore_macs(model, size):
     try:
         from fvcore.nn import FlopCountAnalysis
@@ -182,7 +214,10 @@ def main():
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--out", required=True)
+    ap.add_argument("--ekd-onnx", default="", help="name=FILE,… from `ekd export`, timed in ONNX Runtime")
+    ap.add_argument("--workdir", default="/tmp")
     args = ap.parse_args()
+    ekd_files = dict(kv.split("=", 1) for kv in args.ekd_onnx.split(",") if kv)
     torch.set_num_threads(args.threads)
     sizes = dict(kv.split("=") for kv in args.sizes.split(",") if kv)
     results = {"torch": torch.__version__, "threads": args.threads, "batch": args.batch, "students": {}}
@@ -207,6 +242,19 @@ def main():
             loss.backward()
             opt.step()
         r["train_ips"] = args.batch / median_time(step, args.reps)
+        try:
+            twin = f"{args.workdir}/twin-{name}.onnx"
+            export_twin(model, size, twin)
+            for b, ips in ort_ips(twin, size, (1, args.batch), args.threads, args.reps).items():
+                r[f"ort_b{b}_ips"] = ips
+        except Exception as e:  # report, do not lose the PyTorch figures
+            r["ort_error"] = repr(e)
+        if name in ekd_files:
+            try:
+                for b, ips in ort_ips(ekd_files[name], size, (1, args.batch), args.threads, args.reps).items():
+                    r[f"ort_ekd_b{b}_ips"] = ips
+            except Exception as e:
+                r["ort_ekd_error"] = repr(e)
         results["students"][name] = r
         print(name, r, flush=True)
     with open(args.out, "w") as f:
