@@ -54,9 +54,11 @@ let package = Package(
     .target(name: "EKDLosses", dependencies: ["EKDTensor", "EKDHand"]),
     .target(name: "EKDModels", dependencies: ["EKDLayers", "EKDHand"]),
     .target(name: "EKDData", dependencies: ["EKDTensor", "EKDHand", "CImageCodecs"]),
-    .target(name: "EKDTraining", dependencies: ["EKDTensor", "EKDLayers", "EKDHand", "EKDLosses", "EKDModels", "EKDData"]),
-    /// Students as ONNX graphs, traced from their forward (`ekd export`).
-    .target(name: "EKDONNX", dependencies: ["EKDTensor", "EKDModels", "EKDHand"]),
+    /// Students as op graphs traced from their forward, BN folded and ReLU fused, run without a tape.
+    .target(name: "EKDInference", dependencies: ["EKDTensor", "EKDModels"]),
+    .target(name: "EKDTraining", dependencies: ["EKDTensor", "EKDLayers", "EKDHand", "EKDLosses", "EKDModels", "EKDData", "EKDInference"]),
+    /// Those graphs as ONNX files (`ekd export`).
+    .target(name: "EKDONNX", dependencies: ["EKDTensor", "EKDModels", "EKDHand", "EKDInference"]),
     /// Ranks of an mpirun job as a ReplicaGroup (all-reduce, broadcast) and the commands' collectives.
     .target(name: "EKDDistributed", dependencies: ["EKDTensor", .target(name: "CMPI", condition: .when(traits: ["MPI"]))]),
     .target(
@@ -75,7 +77,7 @@ let package = Package(
     .executableTarget(
       name: "EKDBench",
       dependencies: [
-        "EKDTensor", "EKDLayers", "EKDHand", "EKDLosses", "EKDModels", "EKDData", "EKDTraining", "EKDONNX", "COpenBLAS", "_EKDTestSupport",
+        "EKDTensor", "EKDLayers", "EKDHand", "EKDLosses", "EKDModels", "EKDData", "EKDTraining", "EKDInference", "EKDONNX", "COpenBLAS", "_EKDTestSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       path: "Benchmarks/EKDBench"
@@ -89,6 +91,7 @@ let package = Package(
     .testTarget(
       name: "EKDTrainingTests", dependencies: ["EKDTraining", "EKDData", "EKDLayers", "EKDModels", "EKDHand", "EKDLosses", "_EKDTestSupport"]),
     .testTarget(name: "EKDCommandsTests", dependencies: ["ekd", "EKDLayers"]),
+    .testTarget(name: "EKDInferenceTests", dependencies: ["EKDInference", "EKDModels", "EKDLayers", "EKDTensor"]),
     .testTarget(name: "EKDONNXTests", dependencies: ["EKDONNX", "EKDTraining", "EKDModels", "EKDLayers", "EKDTensor"]),
     .testTarget(
       name: "EKDLayersTests",

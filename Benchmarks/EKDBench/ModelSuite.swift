@@ -1,5 +1,6 @@
 import EKDData
 import EKDHand
+import EKDInference
 import EKDLayers
 import EKDLosses
 import EKDModels
@@ -84,8 +85,11 @@ enum ModelSuite {
       let check = student(Tape(mode: .inference, threads: threads).constant(one)).value
       precondition(check.shape == summary.output && check.scalars.allSatisfy(\.isFinite), "\(name): bad forward output")
       let reps = summary.macs > 10_000_000_000 ? max(1, repetitions / 2) : repetitions
-      let inferB1 = Harness.median(repetitions: reps) { _ = student(Tape(mode: .inference, threads: threads).constant(one)) }.median
-      let inferB = Harness.median(repetitions: reps) { _ = student(Tape(mode: .inference, threads: threads).constant(many)) }.median
+      // Inference as `ekd predict` and `ekd eval` run it: the student's InferencePlan
+      // (batch norm folded, ReLU fused into the convs, no tape).
+      let plan = try InferencePlan(student)
+      let inferB1 = Harness.median(repetitions: reps) { _ = plan.run(one, threads: threads) }.median
+      let inferB = Harness.median(repetitions: reps) { _ = plan.run(many, threads: threads) }.median
 
       let data = self.batch(size: size, count: batch, rng: &rng)
       let bounds = AngleBounds(lower: [Double](repeating: -0.5, count: 20), upper: [Double](repeating: 0.9, count: 20), dataset: "bench", sampleCount: 0)

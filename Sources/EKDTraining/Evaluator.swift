@@ -1,5 +1,6 @@
 import EKDData
 import EKDHand
+import EKDInference
 import EKDModels
 import EKDTensor
 import Foundation
@@ -28,11 +29,11 @@ public enum Evaluator {
       cropSize: student.inputSize, shuffle: false)
     defer { loader.stop() }
     var step = 0
+    // Folded batch norm, no tape: the same numbers as the student's forward (to rounding), faster.
+    let plan = try? InferencePlan(student)
     while let batch = try loader.next() {
       let tape = Tape(mode: .inference, threads: threads)
-      let out = student.predict(tape.constant(batch.images))
-      let crop = batch.cropSize
-      let uvz = tape.decode25D(heatmaps: out.heatmaps, depths: out.depths, cropWidth: crop, cropHeight: crop)
+      let uvz = tape.constant(Predictor.decode(student, crops: batch.images, threads: threads, plan: plan))
       let xyz = tape.reconstruct(uvz, intrinsics: batch.intrinsics, rootDepth: batch.rootDepth, scale: batch.scale).value
       let p = xyz.scalars, g = batch.xyz.scalars, pu = uvz.value.scalars, gu = batch.uv.scalars
       for i in 0..<batch.count {

@@ -1,5 +1,6 @@
 import EKDData
 import EKDHand
+import EKDInference
 import EKDModels
 import EKDTensor
 import Foundation
@@ -43,9 +44,10 @@ public enum Predictor {
   /// middle-MCP length in mm that fixes the metric scale.
   public static func predict(_ student: Student, bounds: AngleBounds, inputs: [Input], boneLength: Double, batchSize: Int = 16, threads: Int = 2) -> [Output] {
     var outputs: [Output] = []
+    let plan = try? InferencePlan(student)
     for start in stride(from: 0, to: inputs.count, by: max(batchSize, 1)) {
       let batch = Array(inputs[start..<min(start + max(batchSize, 1), inputs.count)])
-      outputs += predictBatch(student, bounds: bounds, batch, boneLength: boneLength, threads: threads)
+      outputs += predictBatch(student, bounds: bounds, batch, boneLength: boneLength, threads: threads, plan: plan)
     }
     return outputs
   }
@@ -59,13 +61,19 @@ public enum Predictor {
 
   /// The student's (u, v, z) [B, J, 3] for crops [B, 3, S, S] (RGB, value/255 − 0.5):
   /// (u, v) in crop pixels, z the latent depth. The exported ONNX graph computes the same.
-  public static func decode(_ student: Student, crops: Tensor, threads: Int = 2) -> Tensor {
+  /// With a `plan` (the student's `InferencePlan`), without a tape and with batch norm folded.
+  public static func decode(_ student: Student, crops: Tensor, threads: Int = 2, plan: InferencePlan? = nil) -> Tensor {
     let tape = Tape(mode: .inference, threads: threads)
+    let size = student.inputSize, j = student.jointCount
+    if let plan {
+      let head = tape.constant(plan.run(crops, threads: threads))
+      return tape.decode25D(heatmaps: tape.slice(head, 0..<j), depths: tape.slice(head, j..<(2 * j)), cropWidth: size, cropHeight: size).value
+    }
     let out = student.predict(tape.constant(crops))
-    return tape.decode25D(heatmaps: out.heatmaps, depths: out.depths, cropWidth: student.inputSize, cropHeight: student.inputSize).value
+    return tape.decode25D(heatmaps: out.heatmaps, depths: out.depths, cropWidth: size, cropHeight: size).value
   }
 
-  static func predictBatch(_ student: Student, bounds: AngleBounds, _ inputs: [Input], boneLength: Double, threads: Int) -> [Output] {
+  static func predictBatch(_ student: Student, bounds: AngleBounds, _ inputs: [Input], boneLength: Double, threads: Int, plan: InferencePlan?) -> [Output] {
     let size = student.inputSize
     // Every hand as a right hand, in its window.
     let prepared = inputs.map { input -> (image: Image, k: [Double], window: CropWindow) in
@@ -88,7 +96,7 @@ public enum Predictor {
         for i in 0..<(size * size) { pixels[(n * 3 + c) * size * size + i] = Float(crop[i * 3 + c]) / 255 - 0.5 }
       }
     }
-    let uvz = decode(student, crops: Tensor(shape: [inputs.count, 3, size, size], scalars: pixels), threads: threads).scalars
+    let uvz = decode(student, crops: Tensor(shape: [inputs.count, 3, size, size], scalars: pixels), threads: threads, plan: plan).scalars
     let j = HandSkeleton.jointCount
     return prepared.enumerated().map { n, p in
       let uv = (0..<j).map { p.window.toImage(SIMD2(Double(uvz[(n * j + $0) * 3]), Double(uvz[(n * j + $0) * 3 + 1]))) }

@@ -146,12 +146,12 @@ import _EKDTestSupport
     let x = Tensor.randomNormal([n, c, 3, 4], mean: 1.5, std: 2, using: &rng)
     let w = Tensor.randomNormal([n, c, 3, 4], using: &rng)
     let gamma0 = Tensor.randomUniform([c], in: 0.5...1.5, using: &rng), beta0 = Tensor.randomNormal([c], using: &rng)
-    func half(_ t: Tensor, _ r: Int) -> Tensor {
+    @Sendable func half(_ t: Tensor, _ r: Int) -> Tensor {
       let per = t.count / 2
       return Tensor(shape: [n / 2, c, 3, 4], scalars: Array(t.scalars[(r * per)..<((r + 1) * per)]))
     }
     /// y, dx, dγ, dβ and the running statistics after one training step on `x`.
-    func run(_ x: Tensor, _ w: Tensor, replicas: (any ReplicaGroup)?) -> [[Float]] {
+    @Sendable func run(_ x: Tensor, _ w: Tensor, replicas: (any ReplicaGroup)?) -> [[Float]] {
       let gamma = Parameter(gamma0), beta = Parameter(beta0)
       let mean = Parameter(Tensor(zeros: [c]), trainable: false), variance = Parameter(Tensor(repeating: 1, shape: [c]), trainable: false)
       let tape = Tape(mode: .training)

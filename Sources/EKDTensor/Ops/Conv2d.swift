@@ -64,9 +64,11 @@ public enum Conv2dKernel {
   /// - Parameters:
   ///   - plan: overrides the thread split (the benchmark compares policies).
   ///   - tileColumns: overrides the tile width (tests force many small tiles).
+  ///   - relu: max(·, 0) applied to each tile right after its GEMM, while it is in
+  ///     cache (inference with folded batch norm: conv, bias and ReLU in one pass).
   public static func forward(
     _ x: Tensor, weight w: Tensor, bias b: Tensor?, geometry g: ConvGeometry, threads: Int,
-    plan: (workers: Int, gemmThreads: Int)? = nil, tileColumns: Int? = nil
+    plan: (workers: Int, gemmThreads: Int)? = nil, tileColumns: Int? = nil, relu: Bool = false
   ) -> Tensor {
     precondition(x.shape.rank == 4 && w.shape.rank == 4, "conv2d wants NCHW input and OCkk weight")
     precondition(x.shape[1] == w.shape[1], "conv2d: input \(x.shape) has \(x.shape[1]) channels, weight \(w.shape) wants \(w.shape[1])")
@@ -102,6 +104,7 @@ public enum Conv2dKernel {
           BLAS.gemm(
             m: o, n: pc, k: k, a: pw, lda: k, b: columns, ldb: ldb, beta: pb == nil ? 0 : 1, c: yi, ldc: p,
             threads: plan.gemmThreads)
+          if relu { for r in 0..<o { let row = yi + r * p; for q in 0..<pc { row[q] = Swift.max(row[q], 0) } } }
         } else {
           // Several small images side by side, then scattered to NCHW.
           let cols = scratch.cols(k * widest), out = scratch.out(o * widest)
@@ -112,8 +115,10 @@ public enum Conv2dKernel {
           for (j, i) in t.images.enumerated() {
             for r in 0..<o {
               let src = out + r * width + j * pc, dst = py + (i * o + r) * p
-              if let pb {
-                let bias = pb[r]
+              let bias = pb?[r] ?? 0
+              if relu {
+                for q in 0..<pc { dst[q] = Swift.max(src[q] + bias, 0) }
+              } else if pb != nil {
                 for q in 0..<pc { dst[q] = src[q] + bias }
               } else {
                 dst.update(from: src, count: pc)

@@ -1,0 +1,61 @@
+import EKDModels
+import EKDTensor
+
+/// Runs an `InferenceGraph` with the kernels directly: no tape, convs with their
+/// batch norm folded in and their ReLU applied to each tile right after its GEMM,
+/// and every intermediate value released after its last reader.
+///
+/// Built once per student (a batch-1 trace), then run on any batch size.
+public final class InferencePlan {
+  public let graph: InferenceGraph
+  /// For each value, the index of the last node that reads it (the output: never freed).
+  private let lastUse: [Int]
+
+  public init(_ student: Student) throws(GraphError) {
+    graph = try InferenceGraph.trace(student)
+    var last = [Int](repeating: -1, count: graph.nodes.count + 1)
+    for (k, node) in graph.nodes.enumerated() { for i in node.inputs { last[i] = k } }
+    last[graph.output] = Int.max
+    lastUse = last
+  }
+
+  /// The student's final head [N, 2J, h, w] for crops [N, 3, S, S].
+  public func run(_ input: Tensor, threads: Int = 1) -> Tensor {
+    precondition(
+      input.shape.rank == 4 && Array(input.shape.dimensions.dropFirst()) == Array(graph.shapes[0].dimensions.dropFirst()),
+      "inference plan for \(graph.shapes[0]) given \(input.shape)")
+    var values = [Tensor?](repeating: nil, count: graph.nodes.count + 1)
+    values[0] = input
+    let glue = Tape(mode: .inference, threads: threads)
+    for (k, node) in graph.nodes.enumerated() {
+      let x = node.inputs.map { values[$0]! }
+      var y: Tensor
+      switch node.op {
+      case .conv(let w, let b, let g):
+        y = Conv2dKernel.forward(x[0], weight: w, bias: b, geometry: g, threads: threads, relu: node.relu)
+      case .batchNorm(let scale, let shift, let mean, let variance, let epsilon):
+        y =
+          BatchNormKernel.forward(
+            x[0], scale: scale, shift: shift, runningMean: mean, runningVariance: variance, useBatch: false, epsilon: epsilon, relu: node.relu,
+            threads: threads
+          ).y
+      case .relu: y = glue.constant(x[0]).relu().value
+      case .add: y = (glue.constant(x[0]) + glue.constant(x[1])).value
+      case .concat(let axis): y = glue.concat(x.map { glue.constant($0) }, axis: axis).value
+      case .maxPool(let g, let ceil): y = glue.maxPool2d(glue.constant(x[0]), geometry: g, ceilMode: ceil).value
+      case .avgPool(let g): y = glue.avgPool2d(glue.constant(x[0]), geometry: g).value
+      case .globalAvgPool: y = glue.globalAvgPool2d(glue.constant(x[0])).value
+      case .upsample(let s): y = glue.upsampleNearest2d(glue.constant(x[0]), scale: s).value
+      }
+      if node.relu {
+        switch node.op {
+        case .conv, .batchNorm: break  // fused in the kernel
+        default: y.withUnsafeMutableBufferPointer { p in for i in p.indices { p[i] = Swift.max(p[i], 0) } }
+        }
+      }
+      values[k + 1] = y
+      for i in node.inputs where lastUse[i] == k { values[i] = nil }
+    }
+    return values[graph.output]!
+  }
+}

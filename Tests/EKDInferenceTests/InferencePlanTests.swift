@@ -1,0 +1,58 @@
+import EKDInference
+import EKDLayers
+import EKDModels
+import EKDTensor
+import Testing
+
+/// A student with batch-norm statistics and affine parameters far from (0, 1), so
+/// that folding them into the convs changes the numbers a lot if it is wrong.
+func studentWithMovedStatistics(_ name: String, inputSize: Int) throws -> Student {
+  let student = try StudentZoo.make(name, inputSize: inputSize, seed: 5)
+  var rng = SeededRandom(seed: 9)
+  let parameters = student.namedParameters
+  let byName = Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.parameter) })
+  for norm in parameters.compactMap({ $0.name.hasSuffix(".running_mean") ? String($0.name.dropLast(".running_mean".count)) : nil }) {
+    for (suffix, low) in [("weight", 0.5), ("bias", -0.5), ("running_mean", -0.5), ("running_var", 0.5)] as [(String, Float)] {
+      let p = byName[norm + "." + suffix]!
+      for i in 0..<p.value.count { p.value[flat: i] = low + rng.nextUnitFloat() }
+    }
+  }
+  return student
+}
+
+@Suite struct InferencePlans {
+  /// The plan (BN folded, ReLU fused, no tape) gives the tape's inference output to
+  /// 1e-5 relative, at a batch other than the traced one, for every zoo student.
+  @Test(arguments: [("tiny", 64), ("small", 64), ("squeezenet1_1", 96), ("squeezenet1_0", 96), ("resnet50", 64), ("ts500m", 64)])
+  func planEqualsTheTapeForward(name: String, inputSize: Int) throws {
+    let student = try studentWithMovedStatistics(name, inputSize: inputSize)
+    let plan = try InferencePlan(student)
+    var rng = SeededRandom(seed: 3)
+    let x = Tensor.randomUniform([3, 3, inputSize, inputSize], in: -0.5...0.5, using: &rng)
+    let want = student(Tape(mode: .inference, threads: 2).constant(x)).value
+    let got = plan.run(x, threads: 2)
+    #expect(got.shape == want.shape)
+    let scale = want.scalars.map(abs).max()!
+    let worst = zip(got.scalars, want.scalars).map { abs($0 - $1) }.max()!
+    #expect(worst <= 1e-5 * scale, "\(name): \(worst) of \(scale)")
+  }
+
+  /// Conv–BN pairs are folded and every conv's ReLU is fused: no BN is left in the
+  /// plain conv stacks, and the hourglass keeps only its pre-activation norms.
+  @Test func batchNormIsFoldedAndReluFused() throws {
+    func count(_ g: InferenceGraph) -> (bn: Int, relu: Int, conv: Int) {
+      g.nodes.reduce(into: (0, 0, 0)) { c, n in
+        switch n.op {
+        case .batchNorm: c.0 += 1
+        case .relu: c.1 += 1
+        case .conv: c.2 += 1
+        default: break
+        }
+      }
+    }
+    let tiny = count(try InferenceGraph.trace(try StudentZoo.make("tiny", inputSize: 64)))
+    #expect(tiny.bn == 0 && tiny.relu == 0 && tiny.conv > 5)
+    let hourglass = count(try InferenceGraph.trace(try StudentZoo.make("ts500m", inputSize: 64)))
+    #expect(hourglass.bn > 0 && hourglass.conv > hourglass.bn)
+  }
+}
