@@ -107,9 +107,11 @@ func trainOne(
   }
   let progress = Progress(total: lead ? config.steps : 0, label: "\(config.student)/\(config.mode.rawValue)")
   var last: [String: Float] = [:]
+  var allReduce = 0.0
   let (start, first) = (Date(), trainer.step)
   do {
     try trainer.run(checkpointDirectory: out) { r in
+      allReduce += r.allReduceSeconds
       last = Dictionary(uniqueKeysWithValues: r.terms.map { ($0.key.rawValue, $0.value) })
       guard lead else { return }
       let terms = LossTerm.allCases.filter { $0 != .total }.compactMap { k in r.terms[k].map { "\(k.rawValue) \(String(format: "%.3f", $0))" } }
@@ -120,6 +122,15 @@ func trainOne(
   progress.finish()
   let seconds = Date().timeIntervalSince(start), images = (trainer.step - first) * config.batchSize
   if images > 0 { FileHandle.standardError.write(Data(String(format: "trained %d images in %.1f s: %.1f img/s\n", images, seconds, Double(images) / seconds).utf8)) }
+  if let replicas, replicas.size > 1, trainer.step > first {
+    let steps = Double(trainer.step - first)
+    FileHandle.standardError.write(
+      Data(
+        String(
+          format: "gradient all-reduce over %d ranks: %.2f ms per step, %.1f%% of the step time (rank 0)\n", replicas.size, 1000 * allReduce / steps,
+          100 * allReduce / seconds
+        ).utf8))
+  }
   if let val {
     let (m, _) = try evaluate(trainer.student, source: val, bounds: bounds, threads: config.threads, label: "validate")
     try writeReport(["split": "val", "metrics": m.report, "last_terms": last], to: out + "/validation.json")

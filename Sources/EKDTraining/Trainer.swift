@@ -133,6 +133,8 @@ public enum TrainingError: Error, CustomStringConvertible {
 /// One training step's figures, for progress output.
 public struct StepReport: Sendable {
   public var step: Int, terms: [LossTerm: Float], invalidFraction: Float, learningRate: Float, imagesPerSecond: Double
+  /// Seconds of this step spent summing gradients over the replicas (0 for one process).
+  public var allReduceSeconds: Double = 0
 }
 
 /// The EKD trainer: a student, its teacher (by mode), Adam with a schedule,
@@ -224,8 +226,11 @@ public final class Trainer {
     teacher.offsetNetwork.zeroGradients()
     tape.backward(from: objective.loss)
     var terms = objective.terms, invalidFraction = objective.invalidFraction
+    var allReduceSeconds = 0.0
     if let replicas, replicas.size > 1 {
+      let start = Date()
       allReduceGradients(replicas)
+      allReduceSeconds = Date().timeIntervalSince(start)
       // The report's figures, averaged over the replicas: the global batch's.
       let keys = LossTerm.allCases.filter { terms[$0] != nil }
       var figures = keys.map { Double(terms[$0]!) } + [Double(invalidFraction)]
@@ -241,7 +246,8 @@ public final class Trainer {
     step += 1
     return StepReport(
       step: step, terms: terms, invalidFraction: invalidFraction,
-      learningRate: optimizer.learningRate, imagesPerSecond: Double(batch.count * (replicas?.size ?? 1)) / Date().timeIntervalSince(t0))
+      learningRate: optimizer.learningRate, imagesPerSecond: Double(batch.count * (replicas?.size ?? 1)) / Date().timeIntervalSince(t0),
+      allReduceSeconds: allReduceSeconds)
   }
 
   /// Sums every gradient over the replicas and divides by their number: the
