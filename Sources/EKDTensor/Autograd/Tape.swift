@@ -68,6 +68,7 @@ public final class Tape {
   }
 
   private var records: [Record] = []
+  private var backwardDone = false
   private var shapes: [Shape] = []
   private var needsGradient: [Bool] = []
   private var gradients: [Tensor?] = []
@@ -136,15 +137,22 @@ public final class Tape {
 
   /// Propagates d(output)/d(·) back through every record.
   ///
+  /// Backward consumes the records: each op's pullback, with the activations it
+  /// saved, is released as soon as it has run, so a training step's memory falls
+  /// through backward instead of holding every activation to the end. A tape is
+  /// therefore backpropagated once.
+  ///
   /// - Parameter seed: the gradient of the output; ones when nil (so for a
   ///   scalar loss, the usual dL/dL = 1).
   public func backward(from output: Variable, seed: Tensor? = nil) {
     precondition(isRecording, "backward on an inference tape")
+    precondition(!backwardDone, "backward twice on one tape: the first released the records")
     guard output.id >= 0 else { return }
+    backwardDone = true
     let s = seed ?? Tensor(repeating: 1, shape: output.value.shape)
     precondition(s.shape == output.value.shape, "seed \(s.shape) for output \(output.value.shape)")
     accumulate(s, into: output.id)
-    for record in records.reversed() {
+    while let record = records.popLast() {
       guard record.output <= output.id, let dy = gradients[record.output] else { continue }
       var dx = [UnsafeMutablePointer<Float>?](repeating: nil, count: record.inputs.count)
       for (k, id) in record.inputs.enumerated() where id >= 0 { dx[k] = gradientPointer(id) }
