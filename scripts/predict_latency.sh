@@ -11,11 +11,13 @@ RUNS=${1:-30}
 EKD=.build/release/ekd
 DIR=runs/latency
 mkdir -p "$DIR"
-command -v hyperfine > /dev/null || { echo "installing hyperfine" >&2; ${SUDO:-$([ "$(id -u)" -eq 0 ] || echo sudo)} apt-get install -y -qq hyperfine > /dev/null; }
+SUDO=$([ "$(id -u)" -eq 0 ] || echo sudo)
+command -v hyperfine > /dev/null || { echo "installing hyperfine" >&2; $SUDO apt-get update -qq && $SUDO apt-get install -y -qq hyperfine > /dev/null; }
 PY=.venv-onnx/bin/python
 [ -x "$PY" ] || { python3 -m venv .venv-onnx; }
 "$PY" -c "import PIL" 2> /dev/null || .venv-onnx/bin/pip install -q pillow
-[ -f "$DIR/tiny/checkpoint.safetensors" ] || "$EKD" train --student tiny --mode baseline --steps 50 --batch 16 --out "$DIR/tiny" > /dev/null 2>&1
+[ -f "$DIR/tiny/checkpoint.safetensors" ] || "$EKD" train --student tiny --mode baseline --steps 50 --batch 16 --out "$DIR/tiny" > "$DIR/train.log" 2>&1 \
+  || { cat "$DIR/train.log" >&2; exit 1; }
 "$EKD" synth --out "$DIR/synth" --count 1 --size 256 --seed 4 > /dev/null 2>&1
 "$PY" - "$DIR" << 'PY'
 import sys

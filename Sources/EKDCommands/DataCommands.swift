@@ -108,9 +108,13 @@ final class Progress {
   let terminal = isatty(fileno(stderr)) != 0
   var lastPrint = Date.distantPast
 
-  init(total: Int, label: String) { (self.total, self.label) = (total, label) }
+  /// Prints nothing (ranks other than 0 under mpirun).
+  let silent: Bool
+
+  init(total: Int, label: String, silent: Bool = false) { (self.total, self.label, self.silent) = (total, label, silent) }
 
   func update(_ done: Int, detail: String = "") {
+    guard !silent else { return }
     let now = Date()
     guard now.timeIntervalSince(lastPrint) > (terminal ? 0.2 : 10) || done == total else { return }
     lastPrint = now
@@ -128,7 +132,7 @@ final class Progress {
     FileHandle.standardError.write(Data(line.utf8))
   }
 
-  func finish() { if terminal { FileHandle.standardError.write(Data("\n".utf8)) } }
+  func finish() { if terminal && !silent { FileHandle.standardError.write(Data("\n".utf8)) } }
 }
 
 extension SyntheticViews: ExpressibleByArgument {}

@@ -23,6 +23,9 @@ public struct EKD: ParsableCommand {
   public static func runMain(_ arguments: [String]? = nil) -> Never {
     do {
       var command = try parseAsRoot(arguments)
+      if Distributed.launchedSize > 1 && !(command is TrainCommand || command is AblationCommand) {
+        throw CommandFailure("only `train` and `ablation` run on several ranks; start the others without mpirun")
+      }
       try command.run()
       Distributed.finish()
       Foundation.exit(0)

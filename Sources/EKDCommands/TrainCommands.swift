@@ -81,7 +81,10 @@ func trainOne(
   _ config: TrainingConfiguration, train: any SampleSource, val: (any SampleSource)?, bounds: AngleBounds,
   out: String, resume: Bool, replicas: (any ProcessGroup)? = nil, localBatchNorm: Bool = false, quiet: Bool = false
 ) throws -> Trainer {
-  let lead = (replicas?.rank ?? 0) == 0 && !quiet
+  // `lead` writes the reports and validates (rank 0 of the ranks training this
+  // student); `talks` also prints progress (rank 0 of the whole job).
+  let lead = (replicas?.rank ?? 0) == 0
+  let talks = lead && !quiet
   let trainer: Trainer
   do {
     if resume && FileManager.default.fileExists(atPath: out + "/checkpoint.safetensors") {
@@ -89,7 +92,7 @@ func trainOne(
       guard trainer.configuration == config else {
         throw CommandFailure("\(out): holds a checkpoint of another configuration; remove it or choose another --out")
       }
-      if lead { FileHandle.standardError.write(Data("resuming \(out) at step \(trainer.step)\n".utf8)) }
+      if talks { FileHandle.standardError.write(Data("resuming \(out) at step \(trainer.step)\n".utf8)) }
     } else {
       trainer = try Trainer(configuration: config, train: train, bounds: bounds)
     }
@@ -97,7 +100,7 @@ func trainOne(
   if let replicas, replicas.size > 1 {
     trainer.replicas = replicas
     trainer.synchronisesBatchNorm = !localBatchNorm
-    if lead {
+    if talks {
       let per = config.batchSize / replicas.size
       FileHandle.standardError.write(
         Data(
@@ -105,7 +108,7 @@ func trainOne(
             + "\(localBatchNorm ? "per-rank" : "synchronised") batch norm; weights broadcast from rank 0\n").utf8))
     }
   }
-  let progress = Progress(total: lead ? config.steps : 0, label: "\(config.student)/\(config.mode.rawValue)")
+  let progress = Progress(total: config.steps, label: "\(config.student)/\(config.mode.rawValue)", silent: !talks)
   var last: [String: Float] = [:]
   var allReduce = 0.0
   let (start, first) = (Date(), trainer.step)
@@ -113,7 +116,7 @@ func trainOne(
     try trainer.run(checkpointDirectory: out) { r in
       allReduce += r.allReduceSeconds
       last = Dictionary(uniqueKeysWithValues: r.terms.map { ($0.key.rawValue, $0.value) })
-      guard lead else { return }
+      guard talks else { return }
       let terms = LossTerm.allCases.filter { $0 != .total }.compactMap { k in r.terms[k].map { "\(k.rawValue) \(String(format: "%.3f", $0))" } }
       progress.update(r.step, detail: terms.joined(separator: " ") + String(format: " w %.2f %.0f img/s", r.invalidFraction, r.imagesPerSecond))
     }
@@ -121,18 +124,19 @@ func trainOne(
   guard lead else { return trainer }
   progress.finish()
   let seconds = Date().timeIntervalSince(start), images = (trainer.step - first) * config.batchSize
-  if images > 0 { FileHandle.standardError.write(Data(String(format: "trained %d images in %.1f s: %.1f img/s\n", images, seconds, Double(images) / seconds).utf8)) }
+  if images > 0 && talks { FileHandle.standardError.write(Data(String(format: "trained %d images in %.1f s: %.1f img/s\n", images, seconds, Double(images) / seconds).utf8)) }
   if let replicas, replicas.size > 1, trainer.step > first {
     let steps = Double(trainer.step - first)
     FileHandle.standardError.write(
       Data(
         String(
-          format: "gradient all-reduce over %d ranks: %.2f ms per step, %.1f%% of the step time (rank 0)\n", replicas.size, 1000 * allReduce / steps,
+          format: "gradient all-reduce over %d ranks: %.2f ms per step, %.1f%% of the step time (rank 0; includes waiting for the slowest rank)\n",
+          replicas.size, 1000 * allReduce / steps,
           100 * allReduce / seconds
         ).utf8))
   }
   if let val {
-    let (m, _) = try evaluate(trainer.student, source: val, bounds: bounds, threads: config.threads, label: "validate")
+    let (m, _) = try evaluate(trainer.student, source: val, bounds: bounds, threads: config.threads, label: "validate", quiet: !talks)
     try writeReport(["split": "val", "metrics": m.report, "last_terms": last], to: out + "/validation.json")
     print(String(format: "%@/%@ validation: 3D AUC %.3f, EPE %.1f mm, 2D AUC %.3f, V.F. %.4f", config.student, config.mode.rawValue, m.auc3D, m.meanError, m.auc2D, m.violationFrequency))
   }
@@ -141,9 +145,9 @@ func trainOne(
 
 func evaluate(
   _ student: Student, source: any SampleSource, bounds: AngleBounds, threads: Int, label: String,
-  keepWorst: Int = 0
+  keepWorst: Int = 0, quiet: Bool = false
 ) throws -> (MetricAccumulator, [Evaluator.Prediction]) {
-  let progress = Progress(total: (source.count + 31) / 32, label: label)
+  let progress = Progress(total: (source.count + 31) / 32, label: label, silent: quiet)
   defer { progress.finish() }
   do {
     return try Evaluator.evaluate(student, source: source, bounds: bounds, threads: threads, keepWorst: keepWorst) { done, _ in progress.update(done) }
@@ -270,9 +274,10 @@ struct AblationCommand: ParsableCommand {
       let dir = "\(out)/\(config.mode.rawValue)-seed\(config.seed)"
       let trainer = try trainOne(
         config, train: train, val: val, bounds: bounds, out: dir, resume: true, replicas: group, localBatchNorm: options.localBatchNorm,
-        quiet: rank != 0 && group == nil)
+        quiet: rank != 0)
       guard (group?.rank ?? 0) == 0 else { continue }
-      let (m, worst) = try evaluate(trainer.student, source: test, bounds: bounds, threads: options.threads, label: "test", keepWorst: 6)
+      let (m, worst) = try evaluate(
+        trainer.student, source: test, bounds: bounds, threads: options.threads, label: "test", keepWorst: 6, quiet: rank != 0)
       runs.append(AblationTable.Run(mode: config.mode, seed: config.seed, metrics: m))
       try writeReport(["mode": config.mode.rawValue, "seed": config.seed, "split": "test", "metrics": m.report], to: dir + "/test.json")
       if let picture = Report.worstPredictions(worst) {

@@ -143,7 +143,8 @@ final class Recorder: OpTracer {
     guard failure == nil else { return }
     var operands: [Int] = []
     for t in inputs {
-      guard let id = ids[t.storageIdentity] else {
+      // Unknown buffer, or a known buffer under another shape (a view an untraced op made).
+      guard let id = ids[t.storageIdentity], shapes[id] == t.shape else {
         failure = "an op reads a value of shape \(t.shape) that no traced op made (the network uses an op the graph does not know)"
         return
       }

@@ -298,6 +298,15 @@ public final class Trainer {
     guard c.batchSize % shards == 0 else {
       throw .configuration("batch \(c.batchSize) does not split into \(shards) equal parts, one per rank; choose a multiple of \(shards)")
     }
+    if let replicas, replicas.size > 1 {
+      // Every rank must continue from the same step (a rank that could not see the
+      // checkpoint would start at 0 and the collectives would no longer match).
+      var steps = [Float(step)]
+      steps.withUnsafeMutableBufferPointer { replicas.broadcast($0, from: 0) }
+      guard Int(steps[0]) == step else {
+        throw .configuration("rank \(replicas.rank) is at step \(step) but rank 0 at step \(Int(steps[0])): do all ranks see the same output directory?")
+      }
+    }
     broadcastParameters()
     let loader = BatchLoader(
       source: source, batchSize: c.batchSize, cropSize: student.inputSize,
@@ -309,7 +318,7 @@ public final class Trainer {
       let batch: Batch
       do { batch = try loader.next()! } catch { throw .data(error) }
       var r = try step(batch)
-      r.imagesPerSecond = Double(batch.count) / Date().timeIntervalSince(t0)
+      r.imagesPerSecond = Double(batch.count * shards) / Date().timeIntervalSince(t0)
       report(r)
       if let dir = checkpointDirectory, step % c.checkpointEvery == 0 || step == end, (replicas?.rank ?? 0) == 0 { try save(to: dir) }
     }
