@@ -71,7 +71,7 @@ let package = Package(
     .executableTarget(name: "ekd", dependencies: ["EKDCommands"]),
 
     // MARK: Implementation details
-    .target(name: "_EKDTestSupport", dependencies: ["EKDTensor"]),
+    .target(name: "_EKDTestSupport", dependencies: ["EKDTensor", "EKDLayers", "EKDModels"]),
 
     // MARK: Benchmarks
     .executableTarget(
@@ -91,8 +91,8 @@ let package = Package(
     .testTarget(
       name: "EKDTrainingTests", dependencies: ["EKDTraining", "EKDData", "EKDLayers", "EKDModels", "EKDHand", "EKDLosses", "_EKDTestSupport"]),
     .testTarget(name: "EKDCommandsTests", dependencies: ["ekd", "EKDLayers"]),
-    .testTarget(name: "EKDInferenceTests", dependencies: ["EKDInference", "EKDModels", "EKDLayers", "EKDTensor"]),
-    .testTarget(name: "EKDONNXTests", dependencies: ["EKDONNX", "EKDTraining", "EKDModels", "EKDLayers", "EKDTensor"]),
+    .testTarget(name: "EKDInferenceTests", dependencies: ["EKDInference", "EKDModels", "EKDLayers", "EKDTensor", "_EKDTestSupport"]),
+    .testTarget(name: "EKDONNXTests", dependencies: ["EKDONNX", "EKDTraining", "EKDModels", "EKDLayers", "EKDTensor", "_EKDTestSupport"]),
     .testTarget(
       name: "EKDLayersTests",
       dependencies: ["EKDLayers", "_EKDTestSupport"],

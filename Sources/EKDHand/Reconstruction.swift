@@ -17,6 +17,20 @@ public struct Intrinsics<T: BinaryFloatingPoint>: Equatable {
 /// and the scale s that the evaluation assumes known:
 ///   Z = Z₀ + s·z,  Y = (v − cy)·Z/fy,  X = (u − cx − skew·(v − cy)/fy)·Z/fx
 public enum Reconstruction {
+  /// (u, v) in crop pixels of each heatmap cell's centre, row-major, interleaved
+  /// [h·w, 2]: the soft-argmax's grid (`Tape.decode25D`, and the exported ONNX decode).
+  public static func pixelCentres(height h: Int, width w: Int, cropWidth: Int, cropHeight: Int) -> [Float] {
+    let sx = Float(cropWidth) / Float(w), sy = Float(cropHeight) / Float(h)
+    var grid = [Float](repeating: 0, count: h * w * 2)
+    for y in 0..<h {
+      for x in 0..<w {
+        grid[2 * (y * w + x)] = (Float(x) + 0.5) * sx - 0.5
+        grid[2 * (y * w + x) + 1] = (Float(y) + 0.5) * sy - 0.5
+      }
+    }
+    return grid
+  }
+
   public static func point<T>(u: T, v: T, z: T, intrinsics k: Intrinsics<T>, rootDepth: T, scale: T) -> Vector3<T> {
     let depth = rootDepth + scale * z
     let a = (u - k.cx - k.skew * (v - k.cy) / k.fy) / k.fx, b = (v - k.cy) / k.fy
@@ -71,14 +85,7 @@ extension Tape {
     let s = heatmaps.shape
     precondition(s.rank == 4 && depths.shape == s, "decode25D wants heatmaps and depths of one [B, J, h, w] shape, got \(s), \(depths.shape)")
     let (b, j, h, w) = (s[0], s[1], s[2], s[3])
-    let sx = Float(cropWidth) / Float(w), sy = Float(cropHeight) / Float(h)
-    var grid = [Float](repeating: 0, count: h * w * 2)
-    for y in 0..<h {
-      for x in 0..<w {
-        grid[2 * (y * w + x)] = (Float(x) + 0.5) * sx - 0.5
-        grid[2 * (y * w + x) + 1] = (Float(y) + 0.5) * sy - 0.5
-      }
-    }
+    let grid = Reconstruction.pixelCentres(height: h, width: w, cropWidth: cropWidth, cropHeight: cropHeight)
     let p = softmax(heatmaps.reshaped([b * j, h * w]))
     let uv = matmul(p, constant(Tensor(shape: [h * w, 2], scalars: grid)))
     let z = (p * depths.reshaped([b * j, h * w])).sum(alongAxis: 1, keepingAxis: true)

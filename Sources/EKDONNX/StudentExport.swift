@@ -98,14 +98,7 @@ public enum StudentExport {
 
   /// Soft-argmax of `Tape.decode25D` in ONNX ops, with the same pixel-centre grid.
   static func appendDecode(_ m: inout ONNXModel, head: String, joints j: Int, height h: Int, width w: Int, crop: Int) {
-    let sx = Float(crop) / Float(w), sy = Float(crop) / Float(h)
-    var grid = [Float](repeating: 0, count: h * w * 2)
-    for y in 0..<h {
-      for x in 0..<w {
-        grid[2 * (y * w + x)] = (Float(x) + 0.5) * sx - 0.5
-        grid[2 * (y * w + x) + 1] = (Float(y) + 0.5) * sy - 0.5
-      }
-    }
+    let grid = Reconstruction.pixelCentres(height: h, width: w, cropWidth: crop, cropHeight: crop)
     m.initializers += [
       .init(name: "decode.grid", dims: [h * w, 2], values: .float(grid)),
       .init(name: "decode.heat_start", dims: [1], values: .int64([0])),

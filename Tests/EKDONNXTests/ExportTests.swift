@@ -5,6 +5,7 @@ import EKDTensor
 import EKDTraining
 import Foundation
 import Testing
+import _EKDTestSupport
 
 let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
@@ -23,24 +24,6 @@ let onnxPython: String? = {
   print("⚠️  SKIPPING the ONNX Runtime checks: no Python with onnx and onnxruntime; run `make setup` (it creates .venv-onnx)")
   return nil
 }()
-
-/// A student whose batch norms hold statistics far from (0, 1), so that folding them
-/// into the convs is exercised, not bypassed by identity norms.
-func studentWithMovedStatistics(_ name: String, inputSize: Int) throws -> Student {
-  let student = try StudentZoo.make(name, inputSize: inputSize, seed: 5)
-  var rng = SeededRandom(seed: 9)
-  let parameters = student.namedParameters
-  let norms = parameters.compactMap { $0.name.hasSuffix(".running_mean") ? String($0.name.dropLast(".running_mean".count)) : nil }
-  #expect(!norms.isEmpty)
-  let byName = Dictionary(uniqueKeysWithValues: parameters.map { ($0.name, $0.parameter) })
-  for norm in norms {
-    for (suffix, low) in [("weight", 0.5), ("bias", -0.5), ("running_mean", -0.5), ("running_var", 0.5)] as [(String, Float)] {
-      let p = byName[norm + "." + suffix]!
-      for i in 0..<p.value.count { p.value[flat: i] = low + Float(Double(rng.next() >> 11) / Double(1 << 53)) }
-    }
-  }
-  return student
-}
 
 func crops(count: Int, size: Int) -> Tensor {
   var rng = SeededRandom(seed: 11)

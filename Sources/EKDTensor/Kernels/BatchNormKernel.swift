@@ -58,23 +58,8 @@ public enum BatchNormKernel {
           } else if useBatch {
             // Two passes (mean, then squared deviations) keep the variance exact
             // enough in Float32 when |μ| ≫ σ.
-            var s = 0.0
-            for i in 0..<n {
-              let row = px + (i * c + ch) * hw
-              var a: Float = 0
-              for j in 0..<hw { a += row[j] }
-              s += Double(a)
-            }
-            mu = s / Double(m)
-            let muf = Float(mu)
-            var s2 = 0.0
-            for i in 0..<n {
-              let row = px + (i * c + ch) * hw
-              var a: Float = 0
-              for j in 0..<hw { a += (row[j] - muf) * (row[j] - muf) }
-              s2 += Double(a)
-            }
-            variance = s2 / Double(m)
+            mu = channelSum(px, channel: ch, n: n, c: c, hw: hw) / Double(m)
+            variance = channelSum(px, channel: ch, n: n, c: c, hw: hw, around: Float(mu)) / Double(m)
             bv[ch] = Float(variance)
           }
           let inv = Float(1 / (variance + Double(epsilon)).squareRoot())
@@ -104,16 +89,7 @@ public enum BatchNormKernel {
     var sums = [Double](repeating: 0, count: c + 1)
     sums.withUnsafeMutableBufferPointer { s in
       Parallel.chunks(c, threads: threads) { channels, _ in
-        for ch in channels {
-          var total = 0.0
-          for i in 0..<n {
-            let row = px + (i * c + ch) * hw
-            var a: Float = 0
-            for j in 0..<hw { a += row[j] }
-            total += Double(a)
-          }
-          s[ch] = total
-        }
+        for ch in channels { s[ch] = channelSum(px, channel: ch, n: n, c: c, hw: hw) }
       }
       s[c] = Double(n * hw)
     }
@@ -123,21 +99,29 @@ public enum BatchNormKernel {
     var squares = [Double](repeating: 0, count: c)
     squares.withUnsafeMutableBufferPointer { s in
       Parallel.chunks(c, threads: threads) { channels, _ in
-        for ch in channels {
-          let muf = Float(mean[ch])
-          var total = 0.0
-          for i in 0..<n {
-            let row = px + (i * c + ch) * hw
-            var a: Float = 0
-            for j in 0..<hw { a += (row[j] - muf) * (row[j] - muf) }
-            total += Double(a)
-          }
-          s[ch] = total
-        }
+        for ch in channels { s[ch] = channelSum(px, channel: ch, n: n, c: c, hw: hw, around: Float(mean[ch])) }
       }
     }
     replicas.sum(&squares)
     return (mean, squares.map { $0 / Double(max(count, 1)) }, count)
+  }
+
+  /// Σ x over one channel of an NCHW buffer, or Σ (x − μ)² with `around` μ:
+  /// in Float along each row, in Double across rows.
+  @inline(__always)
+  static func channelSum(_ px: UnsafePointer<Float>, channel ch: Int, n: Int, c: Int, hw: Int, around mu: Float? = nil) -> Double {
+    var total = 0.0
+    for i in 0..<n {
+      let row = px + (i * c + ch) * hw
+      var a: Float = 0
+      if let mu {
+        for j in 0..<hw { a += (row[j] - mu) * (row[j] - mu) }
+      } else {
+        for j in 0..<hw { a += row[j] }
+      }
+      total += Double(a)
+    }
+    return total
   }
 
   /// Moves the running averages toward a batch's statistics.
@@ -177,45 +161,35 @@ public enum BatchNormKernel {
     }
     let g = dy.pointer, px = x.pointer, pm = statistics.mean.pointer, ps = statistics.invStd.pointer
     let pg = gamma.pointer
-    // Σdy and Σdy·x̂ per channel, summed over the replicas when there are some.
-    var global: [Double]? = nil
-    if let replicas, useBatch {
-      var sums = [Double](repeating: 0, count: 2 * c)
-      sums.withUnsafeMutableBufferPointer { s in
-        Parallel.chunks(c, threads: threads) { channels, _ in
-          for ch in channels {
-            let mu = pm[ch]
-            var sdy: Float = 0, sdyx: Float = 0
-            for i in 0..<n {
-              let gr = g + (i * c + ch) * hw, xr = px + (i * c + ch) * hw
-              for j in 0..<hw {
-                sdy += gr[j]
-                sdyx += gr[j] * (xr[j] - mu)
-              }
+    // Σdy and Σdy·x̂ per channel: this process's go to dβ and dγ (the gradient
+    // all-reduce sums them over replicas); dx needs the global batch's.
+    var sums = [Double](repeating: 0, count: 2 * c)
+    sums.withUnsafeMutableBufferPointer { s in
+      Parallel.chunks(c, threads: threads) { channels, _ in
+        for ch in channels {
+          let mu = pm[ch]
+          var sdy: Float = 0, sdyx: Float = 0
+          for i in 0..<n {
+            let gr = g + (i * c + ch) * hw, xr = px + (i * c + ch) * hw
+            for j in 0..<hw {
+              sdy += gr[j]
+              sdyx += gr[j] * (xr[j] - mu)
             }
-            (s[ch], s[c + ch]) = (Double(sdy), Double(sdyx * ps[ch]))
           }
+          sdyx *= ps[ch]  // Σ dy·x̂
+          dgamma?[ch] += sdyx
+          dbeta?[ch] += sdy
+          (s[ch], s[c + ch]) = (Double(sdy), Double(sdyx))
         }
       }
-      replicas.sum(&sums)
-      global = sums
     }
+    if let replicas, useBatch, dx != nil { replicas.sum(&sums) }
+    guard let dx else { return }
+    let totals = sums
     Parallel.chunks(c, threads: threads) { channels, _ in
       for ch in channels {
         let mu = pm[ch], inv = ps[ch]
-        var sdy: Float = 0, sdyx: Float = 0
-        for i in 0..<n {
-          let gr = g + (i * c + ch) * hw, xr = px + (i * c + ch) * hw
-          for j in 0..<hw {
-            sdy += gr[j]
-            sdyx += gr[j] * (xr[j] - mu)
-          }
-        }
-        sdyx *= inv  // Σ dy·x̂
-        dgamma?[ch] += sdyx
-        dbeta?[ch] += sdy
-        guard let dx else { continue }
-        if let global { (sdy, sdyx) = (Float(global[ch]), Float(global[c + ch])) }
+        let (sdy, sdyx) = (Float(totals[ch]), Float(totals[c + ch]))
         let k = pg[ch] * inv
         for i in 0..<n {
           let gr = g + (i * c + ch) * hw, xr = px + (i * c + ch) * hw, dr = dx + (i * c + ch) * hw
