@@ -100,6 +100,15 @@ public struct DistributedError: Error, CustomStringConvertible {
       check(MPI_Allreduce(ekd_mpi_in_place(), base, Int32(values.count), ekd_mpi_double(), ekd_mpi_sum(), communicator), "MPI_Allreduce")
     }
 
+    func startSum(_ values: UnsafeMutableBufferPointer<Float>) -> any PendingSum {
+      let pending = MPIPendingSum(group: self)
+      guard size > 1, let base = values.baseAddress else { return pending }
+      check(
+        MPI_Iallreduce(ekd_mpi_in_place(), base, Int32(values.count), ekd_mpi_float(), ekd_mpi_sum(), communicator, &pending.request),
+        "MPI_Iallreduce")
+      return pending
+    }
+
     func broadcast(_ values: UnsafeMutableBufferPointer<Float>, from root: Int) {
       guard size > 1, let base = values.baseAddress else { return }
       check(MPI_Bcast(base, Int32(values.count), ekd_mpi_float(), Int32(root), communicator), "MPI_Bcast")
@@ -133,10 +142,28 @@ public struct DistributedError: Error, CustomStringConvertible {
     }
 
     /// MPI's default handler aborts the job on an error; this is for a handler that returns.
-    private func check(_ result: Int32, _ what: String) {
+    fileprivate func check(_ result: Int32, _ what: String) {
       guard result != ekd_mpi_success() else { return }
       FileHandle.standardError.write(Data("ekd: rank \(rank): \(what) failed with MPI error \(result)\n".utf8))
       abort(code: 2)
+    }
+  }
+
+  /// An MPI_Iallreduce in flight.
+  final class MPIPendingSum: PendingSum {
+    var request: MPI_Request? = nil
+    let group: MPIGroup
+    init(group: MPIGroup) { self.group = group }
+
+    func poll() {
+      guard request != nil else { return }
+      var done: Int32 = 0
+      group.check(MPI_Test(&request, &done, ekd_mpi_status_ignore()), "MPI_Test")
+    }
+
+    func wait() {
+      guard request != nil else { return }
+      group.check(MPI_Wait(&request, ekd_mpi_status_ignore()), "MPI_Wait")
     }
   }
 #endif

@@ -198,8 +198,9 @@ public final class Trainer {
   /// replicas compute the step one process computes on the whole batch. Off:
   /// each replica normalises with its own shard's (faster, not equivalent).
   public var synchronisesBatchNorm = true
-  /// Gradients are all-reduced in buckets of at most this many floats (4 MiB).
-  static let bucketFloats = 1 << 20
+  /// With `replicas`: gradients are summed in buckets of about this many floats (1 MiB),
+  /// each started as soon as backward has completed it.
+  public var gradientBucketFloats = 1 << 18
 
   /// One optimisation step on `batch`: forward on a fresh tape, the objective,
   /// backward, a finiteness check of every term and gradient, Adam. The
@@ -224,13 +225,14 @@ public final class Trainer {
     }
     student.zeroGradients()
     teacher.offsetNetwork.zeroGradients()
+    let buckets = replicas.flatMap { $0.size > 1 ? GradientBuckets(replicas: $0, parameters: checked.map(\.parameter), floats: gradientBucketFloats) : nil }
+    if let buckets { tape.parameterGradientReady = { buckets.ready($0) } }
     tape.backward(from: objective.loss)
     var terms = objective.terms, invalidFraction = objective.invalidFraction
     var allReduceSeconds = 0.0
-    if let replicas, replicas.size > 1 {
-      let start = Date()
-      allReduceGradients(replicas)
-      allReduceSeconds = Date().timeIntervalSince(start)
+    if let replicas, let buckets {
+      buckets.finish()
+      allReduceSeconds = buckets.seconds
       // The report's figures, averaged over the replicas: the global batch's.
       let keys = LossTerm.allCases.filter { terms[$0] != nil }
       var figures = keys.map { Double(terms[$0]!) } + [Double(invalidFraction)]
@@ -248,35 +250,6 @@ public final class Trainer {
       step: step, terms: terms, invalidFraction: invalidFraction,
       learningRate: optimizer.learningRate, imagesPerSecond: Double(batch.count * (replicas?.size ?? 1)) / Date().timeIntervalSince(t0),
       allReduceSeconds: allReduceSeconds)
-  }
-
-  /// Sums every gradient over the replicas and divides by their number: the
-  /// gradient of the global batch's mean loss. Packed into buckets of about 4 MiB
-  /// so that each all-reduce moves a useful amount and the packing buffer stays small.
-  func allReduceGradients(_ replicas: any ReplicaGroup) {
-    let scale = 1 / Float(replicas.size)
-    var bucket: [Float] = []
-    var members: [Parameter] = []
-    func flush() {
-      guard !members.isEmpty else { return }
-      replicas.sum(&bucket)
-      var offset = 0
-      for p in members {
-        let n = p.value.count
-        bucket.withUnsafeBufferPointer { b in
-          let g = p.gradPointer()
-          for i in 0..<n { g[i] = b[offset + i] * scale }
-        }
-        offset += n
-      }
-      (bucket, members) = ([], [])
-    }
-    for (_, p) in checked {
-      if !members.isEmpty && bucket.count + p.value.count > Self.bucketFloats { flush() }
-      p.grad.withUnsafeBufferPointer { bucket.append(contentsOf: $0) }
-      members.append(p)
-    }
-    flush()
   }
 
   /// Makes every replica's weights (and batch-norm statistics) replica 0's.
@@ -403,5 +376,68 @@ public final class Trainer {
     step = Int(contents.metadata["step"] ?? "") ?? 0
     let optimizerTensors = Dictionary(uniqueKeysWithValues: contents.names.filter { $0.hasPrefix("optimizer.") }.map { (String($0.dropFirst(10)), contents.tensors[$0]!) })
     optimizer.restore(optimizerTensors, named: trainedParameters, stepCount: Int(contents.metadata["adam_step"] ?? "") ?? 0)
+  }
+}
+
+/// A step's gradients summed over the replicas and divided by their number (the
+/// gradient of the global batch's mean loss), in buckets of about `floats` values.
+/// A bucket's sum starts as soon as backward has completed all its parameters, so
+/// it runs while backward goes on; `finish` starts the rest (parameters backward
+/// never reached, in their fixed order), waits, and unpacks.
+final class GradientBuckets {
+  let replicas: any ReplicaGroup
+  let order: [Parameter]
+  let floats: Int
+  private var wanted: Set<ObjectIdentifier>
+  private var current: [Parameter] = []
+  private var currentCount = 0
+  private var inFlight: [(buffer: UnsafeMutableBufferPointer<Float>, members: [Parameter], sum: any PendingSum)] = []
+  /// Time spent packing, starting, polling, waiting and unpacking: communication on the step's critical path.
+  private(set) var seconds = 0.0
+
+  init(replicas: any ReplicaGroup, parameters: [Parameter], floats: Int) {
+    (self.replicas, order, self.floats) = (replicas, parameters, floats)
+    wanted = Set(parameters.map(ObjectIdentifier.init))
+  }
+
+  func ready(_ p: Parameter) {
+    guard wanted.remove(ObjectIdentifier(p)) != nil else { return }
+    let start = Date()
+    defer { seconds += Date().timeIntervalSince(start) }
+    for f in inFlight { f.sum.poll() }
+    current.append(p)
+    currentCount += p.value.count
+    if currentCount >= floats { launch() }
+  }
+
+  private func launch() {
+    guard !current.isEmpty else { return }
+    let buffer = UnsafeMutableBufferPointer<Float>.allocate(capacity: currentCount)
+    var offset = 0
+    for p in current {
+      p.grad.withUnsafeBufferPointer { g in _ = UnsafeMutableBufferPointer(rebasing: buffer[offset..<(offset + g.count)]).initialize(from: g) }
+      offset += p.value.count
+    }
+    inFlight.append((buffer, current, replicas.startSum(buffer)))
+    (current, currentCount) = ([], 0)
+  }
+
+  func finish() {
+    for p in order where wanted.contains(ObjectIdentifier(p)) { ready(p) }
+    let start = Date()
+    launch()
+    let scale = 1 / Float(replicas.size)
+    for f in inFlight {
+      f.sum.wait()
+      var offset = 0
+      for p in f.members {
+        let g = p.gradPointer(), n = p.value.count
+        for i in 0..<n { g[i] = f.buffer[offset + i] * scale }
+        offset += n
+      }
+      f.buffer.deallocate()
+    }
+    inFlight = []
+    seconds += Date().timeIntervalSince(start)
   }
 }

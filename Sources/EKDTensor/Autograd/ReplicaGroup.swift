@@ -12,9 +12,33 @@ public protocol ReplicaGroup: AnyObject {
   func sum(_ values: UnsafeMutableBufferPointer<Double>)
   /// Replaces `values` on every replica by replica `root`'s.
   func broadcast(_ values: UnsafeMutableBufferPointer<Float>, from root: Int)
+  /// Starts `sum(values)` and returns at once, so that backward can go on while it
+  /// runs; `values` must stay allocated and untouched until the sum's `wait()`.
+  /// Every replica must start the same sums in the same order.
+  func startSum(_ values: UnsafeMutableBufferPointer<Float>) -> any PendingSum
+}
+
+/// A sum in flight (`ReplicaGroup.startSum`).
+public protocol PendingSum: AnyObject {
+  /// Lets the sum make progress (MPI moves non-blocking collectives only inside its calls).
+  func poll()
+  /// Returns when the buffer holds the sum.
+  func wait()
+}
+
+/// A sum that was done before it was returned.
+final class FinishedSum: PendingSum {
+  func poll() {}
+  func wait() {}
 }
 
 extension ReplicaGroup {
+  /// Without a non-blocking sum of its own: sums at once.
+  public func startSum(_ values: UnsafeMutableBufferPointer<Float>) -> any PendingSum {
+    sum(values)
+    return FinishedSum()
+  }
+
   /// Sums an array over all replicas.
   public func sum(_ values: inout [Double]) { values.withUnsafeMutableBufferPointer { sum($0) } }
   public func sum(_ values: inout [Float]) { values.withUnsafeMutableBufferPointer { sum($0) } }

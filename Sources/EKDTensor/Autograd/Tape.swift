@@ -31,6 +31,10 @@ public final class Tape {
   /// Set on the training tapes of a data-parallel run: batch norm then normalises
   /// with the statistics of the global batch (synchronised BN).
   public var replicas: (any ReplicaGroup)?
+  /// Called during `backward` with each parameter whose gradient is complete (its
+  /// earliest use has been backpropagated), in an order fixed by the graph: data-parallel
+  /// training starts summing a bucket of gradients while backward goes on.
+  public var parameterGradientReady: ((Parameter) -> Void)?
 
   /// A backward function: `dy` is the gradient of the op's output; `dx[i]` is
   /// the gradient buffer of input i (to be accumulated into), or nil when that
@@ -152,7 +156,17 @@ public final class Tape {
     let s = seed ?? Tensor(repeating: 1, shape: output.value.shape)
     precondition(s.shape == output.value.shape, "seed \(s.shape) for output \(output.value.shape)")
     accumulate(s, into: output.id)
+    // Each parameter's earliest record: once backward has passed it, the gradient is complete.
+    var completes: [Int: [Parameter]] = [:]
+    if parameterGradientReady != nil {
+      var earliest: [Int: Int] = [:]
+      for (index, record) in records.enumerated() {
+        for id in record.inputs where id >= 0 && leafParameters[id] != nil && earliest[id] == nil { earliest[id] = index }
+      }
+      for (id, index) in earliest.sorted(by: { $0.key < $1.key }) { completes[index, default: []].append(leafParameters[id]!) }
+    }
     while let record = records.popLast() {
+      defer { if let done = completes[records.count] { for p in done { parameterGradientReady?(p) } } }
       guard record.output <= output.id, let dy = gradients[record.output] else { continue }
       var dx = [UnsafeMutablePointer<Float>?](repeating: nil, count: record.inputs.count)
       for (k, id) in record.inputs.enumerated() where id >= 0 { dx[k] = gradientPointer(id) }
