@@ -54,11 +54,37 @@ struct TrainingOptions: ParsableArguments {
 }
 
 /// Bounds from a split's labels alone (no images decoded).
+/// The labels are streamed: an in-memory synthetic split of steps × batch poses (millions
+/// for long runs) never sits in memory at once.
 enum BoundsFromLabels {
   static func compute(_ source: any SampleSource) throws(DatasetError) -> AngleBounds {
-    var poses: [[Vector3<Double>]] = []
-    for i in 0..<source.count { poses.append(try source.pose(i)) }
-    do { return try AngleBounds(poses: poses, dataset: source.name) } catch { throw .malformed(error.source, error.problem) }
+    let stream = PoseStream(source: source)
+    let bounds: AngleBounds
+    do { bounds = try AngleBounds(poses: stream, dataset: source.name) } catch {
+      if let failure = stream.failure.error { throw failure }
+      throw .malformed(error.source, error.problem)
+    }
+    if let failure = stream.failure.error { throw failure }
+    return bounds
+  }
+
+  /// A split's poses in order; the first reader error stops it and is kept.
+  struct PoseStream: Sequence, IteratorProtocol {
+    final class Failure { var error: DatasetError? }
+    let source: any SampleSource
+    let failure = Failure()
+    var index = 0
+
+    init(source: any SampleSource) { self.source = source }
+
+    mutating func next() -> [Vector3<Double>]? {
+      guard index < source.count, failure.error == nil else { return nil }
+      defer { index += 1 }
+      do { return try source.pose(index) } catch {
+        failure.error = error
+        return nil
+      }
+    }
   }
 }
 

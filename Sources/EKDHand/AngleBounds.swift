@@ -22,15 +22,17 @@ public struct AngleBounds: Equatable, Sendable {
     self.sampleCount = sampleCount
   }
 
-  /// Min and max of each f over `poses`.
+  /// Min and max of each f over `poses`, read once in order (a lazy sequence keeps
+  /// millions of training labels out of memory).
   ///
   /// Throws instead of inventing bounds: zero poses bound nothing, and a
   /// non-finite f (a degenerate or corrupt label) would make its bound meaningless.
-  public init<T>(poses: [[Vector3<T>]], dataset: String) throws(AngleBoundsError) {
-    guard !poses.isEmpty else { throw AngleBoundsError(dataset, "no poses to compute angle bounds from") }
+  public init<S: Sequence, T>(poses: S, dataset: String) throws(AngleBoundsError) where S.Element == [Vector3<T>] {
     var lo = [Double](repeating: .infinity, count: HandSkeleton.angleCount)
     var hi = [Double](repeating: -.infinity, count: HandSkeleton.angleCount)
+    var count = 0
     for (n, pose) in poses.enumerated() {
+      count += 1
       for (i, f) in JointAngles.values(pose).enumerated() {
         let v = Double(f)
         guard v.isFinite else { throw AngleBoundsError(dataset, "pose \(n): \(HandSkeleton.angleNames[i]) is not finite") }
@@ -38,7 +40,8 @@ public struct AngleBounds: Equatable, Sendable {
         hi[i] = max(hi[i], v)
       }
     }
-    self.init(lower: lo, upper: hi, dataset: dataset, sampleCount: poses.count)
+    guard count > 0 else { throw AngleBoundsError(dataset, "no poses to compute angle bounds from") }
+    self.init(lower: lo, upper: hi, dataset: dataset, sampleCount: count)
   }
 
   /// For each of the 20 values: does it lie outside [lower, upper]?
