@@ -42,6 +42,11 @@ want e5-E && run e5-E --student small --dataset synth --lambda-heatmap 0.3 "${ol
 # 4. The teacher's schedule (full EKD): on from the start, or from half-way with a ramp.
 want e5-F0 && run e5-F0 --student small --dataset synth --lambda-heatmap 1 "${old[@]}" --mode full
 want e5-F1 && run e5-F1 --student small --dataset synth --lambda-heatmap 1 "${old[@]}" --mode full --teacher-start 750 --teacher-ramp 300
+# 5. The paper student as `make paper` trains it (ts500m at 64², 3,000 steps): its learning rate.
+p6=(--student ts500m --input 64 --dataset synth --mode baseline --steps 3000 --batch 32 --seed 0 --threads "${THREADS:-2}" --warmup 100 --lambda-heatmap 1)
+want e6-lr3e-3 && run e6-lr3e-3 "${p6[@]}" --lr 3e-3
+want e6-lr1e-2 && run e6-lr1e-2 "${p6[@]}" --lr 1e-2
+want e6-lr1e-3 && run e6-lr1e-3 "${p6[@]}" --lr 1e-3
 python3 - "$OUT" <<'PY'
 import json, glob, os, sys
 for d in sorted(glob.glob(os.path.join(sys.argv[1], 'e*', 'validation.json'))):
