@@ -34,7 +34,9 @@ func crops(count: Int, size: Int) -> Tensor {
   /// The exported graph, run by ONNX Runtime, gives `ekd predict`'s (u, v, z) to 1e-4
   /// relative, at a batch other than the traced one (the batch is dynamic), for every
   /// student `make bench` runs and the demo student.
-  @Test(.enabled(if: onnxPython != nil, "no Python with onnx and onnxruntime: run `make setup`"), arguments: [("tiny", 64), ("small", 64), ("squeezenet1_1", 128), ("resnet50", 128), ("ts500m", 64)])
+  @Test(
+    .enabled(if: onnxPython != nil, "no Python with onnx and onnxruntime: run `make setup`"),
+    arguments: [("tiny", 64), ("small", 64), ("squeezenet1_1", 128), ("squeezenet1_0", 128), ("resnet50", 128), ("ts500m", 64), ("ts20g", 64)])
   func onnxRuntimeMatchesOurDecode(student name: String, inputSize: Int) throws {
     let student = try studentWithMovedStatistics(name, inputSize: inputSize)
     let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ekd-onnx-\(getpid())-\(name)")
