@@ -61,6 +61,7 @@ import _EKDTestSupport
     Case(name: "avg pool 3 s2 p1", inputs: [[2, 2, 5, 6]]) { t, v in t.avgPool2d(v[0], geometry: geometry(3, 2, 1)) },
     Case(name: "global avg pool", inputs: [[2, 3, 4, 5]]) { t, v in t.globalAvgPool2d(v[0]) },
     Case(name: "upsample x2", inputs: [[2, 2, 3, 4]]) { t, v in t.upsampleNearest2d(v[0], scale: 2) },
+    Case(name: "upsample x3", inputs: [[1, 2, 2, 3]]) { t, v in t.upsampleNearest2d(v[0], scale: 3) },
     Case(name: "concat channels", inputs: [[2, 2, 3, 3], [2, 3, 3, 3]]) { t, v in t.concat([v[0], v[1]]) },
     Case(name: "concat last axis, fan-out", inputs: [[2, 3], [2, 2]]) { t, v in t.concat([v[0], v[1], v[0]], axis: -1) },
     Case(name: "slice channels", inputs: [[2, 5, 2, 3]]) { t, v in t.slice(v[0], 1..<4) * t.slice(v[0], 2..<5) },
@@ -128,5 +129,23 @@ import _EKDTestSupport
       }
     }
     #expect(mismatches.count >= 10, "\(mismatches.count) of 12 coordinates caught")
+  }
+}
+
+@Suite struct NearestUpsampling {
+  /// y[i, j] = x[i / s, j / s], for the s = 2 fast path and the general one, on many threads.
+  @Test(arguments: [1, 2, 3])
+  func copiesEachValueIntoItsBlock(scale s: Int) {
+    var rng = SeededRandom(seed: 4)
+    let x = Tensor.randomNormal([3, 5, 4, 7], using: &rng)
+    let y = Tape(mode: .inference, threads: 2).upsampleNearest2d(Tape(mode: .inference).constant(x), scale: s).value
+    #expect(y.shape == [3, 5, 4 * s, 7 * s])
+    var wrong = 0
+    for p in 0..<15 {
+      for i in 0..<(4 * s) {
+        for j in 0..<(7 * s) where y[flat: (p * 4 * s + i) * 7 * s + j] != x[flat: (p * 4 + i / s) * 7 + j / s] { wrong += 1 }
+      }
+    }
+    #expect(wrong == 0)
   }
 }

@@ -150,15 +150,9 @@ public enum BatchNormKernel {
   ) {
     let (n, c) = (x.shape[0], x.shape[1])
     let hw = x.count / max(n * c, 1), m = statistics.count, useBatch = statistics.isBatch
-    // With a fused ReLU, the gradient reaching the normalisation is dy·[y > 0].
-    var dy = dyIn
-    if let out = reluOutput {
-      dy = Tensor(uninitialized: dyIn.shape)
-      let g = dyIn.pointer, py = out.pointer, pm = dy.mutablePointer
-      Parallel.chunks(dy.count, threads: threads, minimumPerWorker: 1 << 16) { range, _ in
-        for i in range { pm[i] = py[i] > 0 ? g[i] : 0 }
-      }
-    }
+    // With a fused ReLU, the gradient reaching the normalisation is dy·[y > 0]: the
+    // mask is applied on the fly in both passes (no masked copy of dy).
+    let dy = dyIn, pr = reluOutput?.pointer
     let g = dy.pointer, px = x.pointer, pm = statistics.mean.pointer, ps = statistics.invStd.pointer
     let pg = gamma.pointer
     // Σdy and Σdy·x̂ per channel: this process's go to dβ and dγ (the gradient
@@ -170,10 +164,20 @@ public enum BatchNormKernel {
           let mu = pm[ch]
           var sdy: Float = 0, sdyx: Float = 0
           for i in 0..<n {
-            let gr = g + (i * c + ch) * hw, xr = px + (i * c + ch) * hw
-            for j in 0..<hw {
-              sdy += gr[j]
-              sdyx += gr[j] * (xr[j] - mu)
+            let o = (i * c + ch) * hw
+            let gr = g + o, xr = px + o
+            if let pr {
+              let yr = pr + o
+              for j in 0..<hw {
+                let gj = yr[j] > 0 ? gr[j] : 0
+                sdy += gj
+                sdyx += gj * (xr[j] - mu)
+              }
+            } else {
+              for j in 0..<hw {
+                sdy += gr[j]
+                sdyx += gr[j] * (xr[j] - mu)
+              }
             }
           }
           sdyx *= ps[ch]  // Σ dy·x̂
@@ -192,16 +196,25 @@ public enum BatchNormKernel {
         let (sdy, sdyx) = (Float(totals[ch]), Float(totals[c + ch]))
         let k = pg[ch] * inv
         for i in 0..<n {
-          let gr = g + (i * c + ch) * hw, xr = px + (i * c + ch) * hw, dr = dx + (i * c + ch) * hw
+          let o = (i * c + ch) * hw
+          let gr = g + o, xr = px + o, dr = dx + o
           if useBatch {
             let a = k / Float(m), cx = sdyx * inv
-            for j in 0..<hw { dr[j] += a * (Float(m) * gr[j] - sdy - (xr[j] - mu) * cx) }
+            if let pr {
+              let yr = pr + o
+              for j in 0..<hw { dr[j] += a * (Float(m) * (yr[j] > 0 ? gr[j] : 0) - sdy - (xr[j] - mu) * cx) }
+            } else {
+              for j in 0..<hw { dr[j] += a * (Float(m) * gr[j] - sdy - (xr[j] - mu) * cx) }
+            }
+          } else if let pr {
+            let yr = pr + o
+            for j in 0..<hw { dr[j] += k * (yr[j] > 0 ? gr[j] : 0) }
           } else {
             for j in 0..<hw { dr[j] += k * gr[j] }
           }
         }
       }
     }
-    withExtendedLifetime(dy) {}
+    withExtendedLifetime((dy, reluOutput)) {}
   }
 }

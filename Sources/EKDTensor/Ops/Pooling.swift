@@ -37,10 +37,10 @@ extension Tape {
   public func upsampleNearest2d(_ x: Variable, scale s: Int) -> Variable {
     let y = PoolingKernel.NearestUpsample.forward(x.value, scale: s, threads: threads)
     tracer?.traced(.upsampleNearest2d(scale: s), inputs: [x.value], output: y)
-    let shape = x.value.shape
+    let (shape, workers) = (x.value.shape, threads)
     return record(y, inputs: [x]) { dy, d in
       guard let dx = d[0] else { return }
-      PoolingKernel.NearestUpsample.backward(dy, inputShape: shape, scale: s, dx: dx)
+      PoolingKernel.NearestUpsample.backward(dy, inputShape: shape, scale: s, dx: dx, threads: workers)
     }
   }
 }
