@@ -270,6 +270,7 @@ struct AblationCommand: ParsableCommand {
       return mode
     }
     guard seeds > 0 else { throw CommandFailure("--seeds: must be positive, got \(seeds)") }
+    guard !modeList.isEmpty else { throw CommandFailure("--modes: no mode given; choose from baseline, theta, op, full") }
     let configs = try modeList.map { try options.configuration(mode: $0, dataset: data.dataset) }
     try data.refuseSplit("ablation")
     let train = try data.source(.train, trainCount: options.steps * options.batch)
@@ -311,11 +312,17 @@ struct AblationCommand: ParsableCommand {
       }
     }
     if let world {
-      let bytes = (try? JSONEncoder().encode(runs)).map { [UInt8]($0) } ?? []
+      // Non-finite figures (a diverged cell) travel as strings rather than vanish.
+      let encoder = JSONEncoder()
+      encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+      let bytes: [UInt8]
+      do { bytes = [UInt8](try encoder.encode(runs)) } catch { throw CommandFailure("sending this rank's cells: \(error)") }
       guard let gathered = world.gather(bytes) else { return }
       runs = try gathered.flatMap { part -> [AblationTable.Run] in
         guard !part.isEmpty else { return [] }
-        do { return try JSONDecoder().decode([AblationTable.Run].self, from: Data(part)) } catch { throw CommandFailure("gathering the cells: \(error)") }
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        do { return try decoder.decode([AblationTable.Run].self, from: Data(part)) } catch { throw CommandFailure("gathering the cells: \(error)") }
       }
       // The single-process order: by mode, then seed.
       func order(_ r: AblationTable.Run) -> (Int, UInt64) { (modeList.firstIndex(of: r.mode) ?? 0, r.seed) }

@@ -52,7 +52,7 @@ public struct InferenceGraph {
     tracer.name(input, 0)
     let head = student(tape.constant(input)).value
     if let failure = tracer.failure { throw GraphError(description: "\(student.name): \(failure)") }
-    guard let output = tracer.ids[head.storageIdentity] else {
+    guard let output = tracer.ids[head.storageIdentity], tracer.shapes[output] == head.shape else {
       throw GraphError(description: "\(student.name): its output does not come from an op the graph knows")
     }
     return simplify(tracer.records, output: output, shapes: tracer.shapes)

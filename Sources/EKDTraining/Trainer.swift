@@ -266,20 +266,21 @@ public final class Trainer {
   public func run(until last: Int? = nil, checkpointDirectory: String? = nil, report: (StepReport) -> Void = { _ in }) throws(TrainingError) {
     let c = configuration
     let end = min(last ?? c.steps, c.steps)
-    guard step < end else { return }
     let shards = replicas?.size ?? 1
     guard c.batchSize % shards == 0 else {
       throw .configuration("batch \(c.batchSize) does not split into \(shards) equal parts, one per rank; choose a multiple of \(shards)")
     }
     if let replicas, replicas.size > 1 {
       // Every rank must continue from the same step (a rank that could not see the
-      // checkpoint would start at 0 and the collectives would no longer match).
-      var steps = [Float(step)]
-      steps.withUnsafeMutableBufferPointer { replicas.broadcast($0, from: 0) }
+      // checkpoint would start at 0 and the collectives would no longer match), so
+      // this comes before any rank may return. Rank 0's step, summed exactly in Double.
+      var steps = [replicas.rank == 0 ? Double(step) : 0]
+      replicas.sum(&steps)
       guard Int(steps[0]) == step else {
         throw .configuration("rank \(replicas.rank) is at step \(step) but rank 0 at step \(Int(steps[0])): do all ranks see the same output directory?")
       }
     }
+    guard step < end else { return }
     broadcastParameters()
     let loader = BatchLoader(
       source: source, batchSize: c.batchSize, cropSize: student.inputSize,

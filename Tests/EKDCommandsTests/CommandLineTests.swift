@@ -144,6 +144,7 @@ func json(_ poses: [[[Double]]]) -> String {
     ("export bad checkpoint", ["export", "--checkpoint", missing, "--onnx", "/tmp/ekd-never-written.onnx"], missing),
     ("export without --onnx", ["export", "--checkpoint", missing], "--onnx"),
     ("ablation bad modes", ["ablation", "--modes", "baseline,sideways"], "--modes"),
+    ("ablation no modes", ["ablation", "--modes", ","], "--modes"),
     ("ablation bad root", ["ablation", "--root", missing, "--modes", "baseline", "--seeds", "1", "--steps", "1"], missing),
     ("reference bad root", ["reference", "--root", missing], missing),
     ("reference bad dataset", ["reference", "--dataset", "mnist"], "mnist"),

@@ -63,6 +63,26 @@ import _EKDTestSupport
     }
   }
 
+  /// A rank that resumed elsewhere (here: rank 0 finished, rank 1 at step 0) is an
+  /// error on that rank, before any rank can return: nothing waits forever in a collective.
+  @Test func ranksAtDifferentStepsFailInsteadOfHanging() throws {
+    let group = ThreadReplicas(size: 2)
+    let finished = try Trainer(configuration: configuration(.baseline, steps: 2), train: source, bounds: bounds)
+    try finished.run()
+    let fresh = try Trainer(configuration: configuration(.baseline, steps: 2), train: source, bounds: bounds)
+    let trainers = [finished, fresh]
+    nonisolated(unsafe) var outcomes: [String] = ["", ""]
+    group.run { r in
+      trainers[r].replicas = group.member(r)
+      do {
+        try trainers[r].run()
+        outcomes[r] = "returned"
+      } catch { outcomes[r] = "\(error)" }
+    }
+    #expect(outcomes[0] == "returned")
+    #expect(outcomes[1].contains("rank 1 is at step 0 but rank 0 at step 2"), "\(outcomes[1])")
+  }
+
   @Test func aBatchThatDoesNotSplitIsAConfigurationError() throws {
     let group = ThreadReplicas(size: 3)
     let trainer = try Trainer(configuration: configuration(.baseline, steps: 1), train: source, bounds: bounds)

@@ -164,7 +164,7 @@ public enum BatchNormKernel {
     let m = SIMD16<Float>(repeating: mu), zero = SIMD16<Float>()
     while j + 16 <= n {
       var gv = load(g + j)
-      if let y { gv.replace(with: zero, where: load(y + j) .<= zero) }
+      if let y { gv.replace(with: zero, where: .!(load(y + j) .> zero)) }  // as y > 0 ? g : 0, NaN included
       a += gv
       b += gv * (load(x + j) - m)
       j += 16
