@@ -47,6 +47,7 @@ p6=(--student ts500m --input 64 --dataset synth --mode baseline --steps 3000 --b
 want e6-lr3e-3 && run e6-lr3e-3 "${p6[@]}" --lr 3e-3
 want e6-lr1e-2 && run e6-lr1e-2 "${p6[@]}" --lr 1e-2
 want e6-lr1e-3 && run e6-lr1e-3 "${p6[@]}" --lr 1e-3
+want e6-lr3e-2 && run e6-lr3e-2 "${p6[@]}" --lr 3e-2
 python3 - "$OUT" <<'PY'
 import json, glob, os, sys
 for d in sorted(glob.glob(os.path.join(sys.argv[1], 'e*', 'validation.json'))):
