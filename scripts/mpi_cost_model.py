@@ -21,6 +21,10 @@ Weak scaling: every rank keeps a shard of B images, so `--batch` is N·B. Per st
 on 10 and 25 Gbit/s Ethernet (1.25e9 and 3.125e9 bytes/s), latency 30 µs per
 message. Communication dominates from the first N where T_comm > T_c. A real
 network adds contention and MPI overheads: these are upper bounds on efficiency.
+
+Strong scaling, the second table: the global batch stays 32 (`ekd train`'s default),
+so each rank holds 32/N images and T_c = (32/N) / images/s, assuming a step's cost
+is proportional to its images (optimistic for small shards); N stops at 32.
 """
 import json
 import math
@@ -62,3 +66,24 @@ for label, bandwidth in NETWORKS.items():
         dominated = next((n for n in range(2, 65) if communication(n, g, bns, bandwidth) > tc), None)
         print(f"{s['name']:<14} {g / 1e6:8.1f} {bns:4d} {1000 * tc:8.1f} " + " ".join(cells) + f"   {'N = ' + str(dominated) if dominated else 'never (N ≤ 64)'}")
     print()
+
+GLOBAL = 32
+print(f"strong scaling: global batch {GLOBAL} split over N ranks (N ≤ {GLOBAL}), step time T_c + T_comm, and speed-up over one rank:")
+for label, bandwidth in NETWORKS.items():
+    print(f"on {label}:")
+    print(f"{'student':<14} " + " ".join(f"{'N=' + str(n):>14}" for n in [1] + [n for n in RANKS if n <= GLOBAL]) + "   communication dominates from")
+    for s in bench["students"]:
+        g = 4 * (s["params"] + OFFSET_NETWORK)
+        bns = batch_norms(s["name"], s["input"])
+        one = GLOBAL / s["train_ips"]
+        cells, dominated = [f"{1000 * one:9.0f} ms 1.0×"], None
+        for n in range(2, GLOBAL + 1):
+            tc = GLOBAL / n / s["train_ips"]
+            t = tc + communication(n, g, bns, bandwidth)
+            if n in RANKS:
+                cells.append(f"{1000 * t:6.0f} ms {one / t:4.1f}×")
+            if dominated is None and communication(n, g, bns, bandwidth) > tc:
+                dominated = n
+        print(f"{s['name']:<14} " + " ".join(f"{c:>14}" for c in cells) + f"   {'N = ' + str(dominated) if dominated else 'never (N ≤ 32)'}")
+    print()
+
