@@ -256,9 +256,7 @@ public final class Trainer {
   public func broadcastParameters() {
     guard let replicas, replicas.size > 1 else { return }
     for (_, p) in trainedParameters where p.storageType == .float32 {
-      var values = p.value.scalars
-      values.withUnsafeMutableBufferPointer { replicas.broadcast($0, from: 0) }
-      for i in 0..<values.count { p.value[flat: i] = values[i] }
+      p.value.withUnsafeMutableBufferPointer { replicas.broadcast($0, from: 0) }
     }
   }
 
