@@ -48,6 +48,11 @@ want e6-lr3e-3 && run e6-lr3e-3 "${p6[@]}" --lr 3e-3
 want e6-lr1e-2 && run e6-lr1e-2 "${p6[@]}" --lr 1e-2
 want e6-lr1e-3 && run e6-lr1e-3 "${p6[@]}" --lr 1e-3
 want e6-lr3e-2 && run e6-lr3e-2 "${p6[@]}" --lr 3e-2
+# 6. The paper student toward 0.80: higher rates, more steps, smaller batches (validation only).
+want e7-lr6e-2 && run e7-lr6e-2 "${p6[@]}" --lr 6e-2
+want e7-lr1e-1 && run e7-lr1e-1 "${p6[@]}" --lr 1e-1
+want e7-s6000 && run e7-s6000 "${p6[@]}" --lr 3e-2 --steps 6000
+want e7-b16-s6000 && run e7-b16-s6000 "${p6[@]}" --lr 3e-2 --steps 6000 --batch 16
 python3 - "$OUT" <<'PY'
 import json, glob, os, sys
 for d in sorted(glob.glob(os.path.join(sys.argv[1], 'e*', 'validation.json'))):
