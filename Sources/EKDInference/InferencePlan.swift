@@ -20,10 +20,40 @@ public final class InferencePlan {
   }
 
   /// The student's final head [N, 2J, h, w] for crops [N, 3, S, S].
+  ///
+  /// With several threads and a batch that shares out evenly (a multiple of the
+  /// threads, or at least four images per thread), each thread runs whole images
+  /// on its own: the ops of a small student are too short to share between
+  /// threads, and images need no synchronisation at all (docs/performance.md).
   public func run(_ input: Tensor, threads: Int = 1) -> Tensor {
     precondition(
       input.shape.rank == 4 && Array(input.shape.dimensions.dropFirst()) == Array(graph.shapes[0].dimensions.dropFirst()),
       "inference plan for \(graph.shapes[0]) given \(input.shape)")
+    let n = input.shape[0]
+    guard threads > 1, n >= threads, n % threads == 0 || n >= 4 * threads else { return runImages(input, threads: threads) }
+    let perImage = input.count / n
+    nonisolated(unsafe) var parts = [Tensor?](repeating: nil, count: threads)
+    Parallel.chunks(n, threads: threads) { images, w in
+      var shape = input.shape
+      shape[0] = images.count
+      let slice = input.withUnsafeBufferPointer { Tensor(shape: shape, scalars: $0[(images.lowerBound * perImage)..<(images.upperBound * perImage)]) }
+      parts[w] = runImages(slice, threads: 1)
+    }
+    let outputs = parts.compactMap { $0 }
+    var shape = outputs[0].shape
+    shape[0] = n
+    var y = Tensor(uninitialized: shape)
+    var offset = 0
+    let out = y.mutablePointer
+    for part in outputs {
+      part.withUnsafeBufferPointer { (out + offset).update(from: $0.baseAddress!, count: $0.count) }
+      offset += part.count
+    }
+    return y
+  }
+
+  /// `run` on one thread group: every op over the whole of `input`.
+  private func runImages(_ input: Tensor, threads: Int) -> Tensor {
     var values = [Tensor?](repeating: nil, count: graph.nodes.count + 1)
     values[0] = input
     let glue = Tape(mode: .inference, threads: threads)
