@@ -16,6 +16,8 @@ enum ModelSuite {
   struct Row {
     var name: String, input: Int, macs: Int, parameters: Int
     var inferB1: Double, inferB: Double, train: Double, trainTeacher: Double
+    /// Training with `threads` in-process replicas of one thread each (`ekd train --workers`), and its peak memory.
+    var trainReplicas: Double, replicas: Int, replicasPeakMiB: Double
     var peakMiB: Double
     var profile: [(String, Double, Double)]
     /// The costliest conv layers, timed one by one (forward, batch B): path, kind, seconds, MACs per image.
@@ -26,6 +28,7 @@ enum ModelSuite {
       var j: [String: Any] = [
         "name": name, "input": input, "macs": macs, "params": parameters,
         "infer_b1_ips": inferB1, "infer_b\(batch)_ips": inferB, "train_ips": train, "train_teacher_ips": trainTeacher,
+        "train_replicas_ips": trainReplicas, "train_replicas": replicas, "train_replicas_peak_rss_mib": replicasPeakMiB,
         "infer_gflops": 2 * Double(macs) * inferB / 1e9, "infer_fraction_of_sgemm_peak": 2 * Double(macs) * inferB / 1e9 / peak,
         "peak_rss_mib": peakMiB,
         "profile": profile.map { ["op": $0.0, "forward_ms": $0.1 * 1000, "backward_ms": $0.2 * 1000] },
@@ -96,11 +99,14 @@ enum ModelSuite {
       // The very step `ekd train` runs (Trainer.step), in the baseline and in full EKD
       // with the teacher on from the first step; one trainer at a time, so the peak
       // memory is one training run's.
-      func timeSteps(_ mode: TrainingMode, profile: Bool) throws -> (seconds: Double, profile: [String: Tape.OpProfile]) {
+      func configuration(_ mode: TrainingMode) -> TrainingConfiguration {
         var c = TrainingConfiguration()
         (c.student, c.inputSize, c.mode, c.batchSize, c.threads, c.learningRate) = (name, size, mode, batch, threads, 1e-4)
         (c.warmupSteps, c.teacherStart, c.teacherRamp) = (0, 0, 0)
-        let trainer = try Trainer(configuration: c, train: SyntheticStream(count: batch, seed: 0, size: size), bounds: bounds)
+        return c
+      }
+      func timeSteps(_ mode: TrainingMode, profile: Bool) throws -> (seconds: Double, profile: [String: Tape.OpProfile]) {
+        let trainer = try Trainer(configuration: configuration(mode), train: SyntheticStream(count: batch, seed: 0, size: size), bounds: bounds)
         func step() {
           do { try trainer.step(data) } catch { fatalError("\(name): training step failed: \(error)") }
         }
@@ -111,6 +117,17 @@ enum ModelSuite {
       }
       let (train, lastProfile) = try timeSteps(.baseline, profile: true)
       let trainTeacher = try timeSteps(.full, profile: false).seconds
+      let peak = peakMemoryMiB
+      // The same baseline step as `ekd train --workers T` takes it: T replicas, one thread
+      // each, each on batch / T images, synchronised batch norm, gradients summed.
+      let replicas = batch % threads == 0 ? threads : 1
+      resetPeakMemory()
+      let parallel = try LocalDataParallel(
+        (0..<replicas).map { _ in try Trainer(configuration: configuration(.baseline), train: SyntheticStream(count: batch, seed: 0, size: size), bounds: bounds) })
+      let shards = (0..<replicas).map { r in data.slice(r * batch / replicas..<(r + 1) * batch / replicas) }
+      let trainReplicas = Harness.median(repetitions: reps) {
+        do { try parallel.step(shards) } catch { fatalError("\(name): data-parallel training step failed: \(error)") }
+      }.median
       let profile = lastProfile.map { ($0.key, $0.value.forward, $0.value.backward) }.sorted { $0.1 + $0.2 > $1.1 + $1.2 }
       // Caffe-time style: the costliest convs, each timed alone at its traced input shape.
       var layerTimes: [(String, String, Double, Int)] = []
@@ -125,7 +142,8 @@ enum ModelSuite {
         Row(
           name: name, input: size, macs: summary.macs, parameters: summary.parameters,
           inferB1: 1 / inferB1, inferB: Double(batch) / inferB, train: Double(batch) / train,
-          trainTeacher: Double(batch) / trainTeacher, peakMiB: peakMemoryMiB, profile: profile, layers: layerTimes))
+          trainTeacher: Double(batch) / trainTeacher, trainReplicas: Double(batch) / trainReplicas, replicas: replicas,
+          replicasPeakMiB: peakMemoryMiB, peakMiB: peak, profile: profile, layers: layerTimes))
       print("  \(name): done", to: &standardError)
     }
     return rows
@@ -176,13 +194,14 @@ enum ModelSuite {
   static func printTable(_ rows: [Row], batch: Int, peak: Double) {
     func f(_ x: Double, _ d: Int = 1) -> String { Harness.format(x, d) }
     print("students (images/s, median; GFLOP/s = 2·MACs·images/s; peak = sgemm \(f(peak)) GFLOP/s):")
-    let cols = ["student", "input", "GMACs", "params(M)", "infer b1", "infer b\(batch)", "GFLOP/s", "% peak", "train", "train+EKD", "peak MiB"]
+    let cols = ["student", "input", "GMACs", "params(M)", "infer b1", "infer b\(batch)", "GFLOP/s", "% peak", "train", "train+EKD", "peak MiB", "train dp", "dp MiB"]
     print(cols.enumerated().map { Harness.pad($1, $0 == 0 ? 14 : 10, right: $0 == 0) }.joined(separator: " "))
     for r in rows {
       let gf = 2 * Double(r.macs) * r.inferB / 1e9
       let cells = [
         r.name, "\(r.input)", f(Double(r.macs) / 1e9, 3), f(Double(r.parameters) / 1e6, 2), f(r.inferB1, 2), f(r.inferB, 2),
         f(gf), f(100 * gf / peak), f(r.train, 2), f(r.trainTeacher, 2), f(r.peakMiB, 0),
+        f(r.trainReplicas, 2), f(r.replicasPeakMiB, 0),
       ]
       print(cells.enumerated().map { Harness.pad($1, $0 == 0 ? 14 : 10, right: $0 == 0) }.joined(separator: " "))
     }
@@ -191,7 +210,8 @@ enum ModelSuite {
       print("ORT = the PyTorch twin exported by torch.onnx; ORT(ekd) = our own `ekd export` of the student, decode included:")
       let heads = [
         "student", "fvcore MACs", "ours MACs", "b1 ours", "b1 torch", "b1 ORT", "b1 ORT(ekd)", "/torch", "/ORT",
-        "b\(batch) ours", "b\(batch) torch", "b\(batch) ORT", "b\(batch) ORT(ekd)", "/torch", "/ORT", "train", "torch", "/torch",
+        "b\(batch) ours", "b\(batch) torch", "b\(batch) ORT", "b\(batch) ORT(ekd)", "/torch", "/ORT", "train", "train dp", "torch", "/torch",
+        "dp/torch",
       ]
       print(heads.enumerated().map { Harness.pad($1, $0 == 0 ? 14 : 11, right: $0 == 0) }.joined(separator: " "))
       for r in rows {
@@ -201,8 +221,8 @@ enum ModelSuite {
         let (ob1, ob, eb1, eb) = (v("ort_b1_ips"), v("ort_b\(batch)_ips"), v("ort_ekd_b1_ips"), v("ort_ekd_b\(batch)_ips"))
         let cells = [
           r.name, "\(t["fvcore_macs"] ?? "-")", "\(r.macs)", f(r.inferB1, 2), f(tb1, 2), f(ob1, 2), f(eb1, 2), f(r.inferB1 / tb1, 2),
-          f(r.inferB1 / ob1, 2), f(r.inferB, 2), f(tb, 2), f(ob, 2), f(eb, 2), f(r.inferB / tb, 2), f(r.inferB / ob, 2), f(r.train, 2), f(tt, 2),
-          f(r.train / tt, 2),
+          f(r.inferB1 / ob1, 2), f(r.inferB, 2), f(tb, 2), f(ob, 2), f(eb, 2), f(r.inferB / tb, 2), f(r.inferB / ob, 2), f(r.train, 2), f(r.trainReplicas, 2),
+          f(tt, 2), f(r.train / tt, 2), f(r.trainReplicas / tt, 2),
         ]
         print(cells.enumerated().map { Harness.pad($1, $0 == 0 ? 14 : 11, right: $0 == 0) }.joined(separator: " "))
         for key in ["ort_error", "ort_ekd_error"] { if let e = t[key] { print("  \(r.name) \(key): \(e)") } }

@@ -119,6 +119,8 @@ public enum TrainingError: Error, CustomStringConvertible {
   case data(DatasetError)
   case checkpoint(String)
   case configuration(String)
+  /// Another replica of an in-process data-parallel run failed; its error is the one to report.
+  case replicaFailed
 
   public var description: String {
     switch self {
@@ -126,6 +128,7 @@ public enum TrainingError: Error, CustomStringConvertible {
     case .data(let e): return e.description
     case .checkpoint(let why): return why
     case .configuration(let why): return why
+    case .replicaFailed: return "stopped: another replica of this run failed"
     }
   }
 }
@@ -158,6 +161,7 @@ public final class Trainer {
     do { student = try StudentZoo.make(c.student, inputSize: c.inputSize, seed: c.seed) } catch { throw .configuration(error.description) }
     teacher = Teacher(bounds: bounds, featureChannels: student.featureChannels, seed: c.seed)
     optimizer = Adam(learningRate: c.learningRate)
+    threads = c.threads
     self.bounds = bounds
     source = train
   }
@@ -201,6 +205,9 @@ public final class Trainer {
   /// With `replicas`: gradients are summed in buckets of about this many floats (1 MiB),
   /// each started as soon as backward has completed it.
   public var gradientBucketFloats = 1 << 18
+  /// Kernel threads of this trainer's steps: the configuration's, unless an
+  /// in-process data-parallel run (`LocalDataParallel`) shares them out over its replicas.
+  public var threads: Int
 
   /// One optimisation step on `batch`: forward on a fresh tape, the objective,
   /// backward, a finiteness check of every term and gradient, Adam. The
@@ -210,7 +217,7 @@ public final class Trainer {
     let t0 = Date()
     let c = configuration
     guard batch.count > 0 else { throw .data(.malformed("batch of step \(step)", "it is empty")) }
-    let tape = Tape(mode: .training, threads: c.threads)
+    let tape = Tape(mode: .training, threads: threads)
     if synchronisesBatchNorm { tape.replicas = replicas }
     if profileNextStep { tape.enableProfiling() }
     defer {
@@ -266,7 +273,7 @@ public final class Trainer {
     let end = min(last ?? c.steps, c.steps)
     let shards = replicas?.size ?? 1
     guard c.batchSize % shards == 0 else {
-      throw .configuration("batch \(c.batchSize) does not split into \(shards) equal parts, one per rank; choose a multiple of \(shards)")
+      throw .configuration("batch \(c.batchSize) does not split into \(shards) equal parts, one per replica; choose a multiple of \(shards)")
     }
     if let replicas, replicas.size > 1 {
       // Every rank must continue from the same step (a rank that could not see the
@@ -290,6 +297,7 @@ public final class Trainer {
       let batch: Batch
       do { batch = try loader.next()! } catch { throw .data(error) }
       var r = try step(batch)
+      if replicas?.isCancelled == true { throw .replicaFailed }
       r.imagesPerSecond = Double(batch.count * shards) / Date().timeIntervalSince(t0)
       report(r)
       if let dir = checkpointDirectory, step % c.checkpointEvery == 0 || step == end, (replicas?.rank ?? 0) == 0 { try save(to: dir) }

@@ -162,7 +162,7 @@ import _EKDTestSupport
       return [y.value.scalars, tape.gradient(of: input)!.scalars, gamma.grad.scalars, beta.grad.scalars, mean.value.scalars, variance.value.scalars]
     }
     let whole = run(x, w, replicas: nil)
-    let group = ThreadReplicas(size: 2)
+    let group = LocalReplicas(size: 2)
     nonisolated(unsafe) var parts: [[[Float]]] = [[], []]
     group.run { r in parts[r] = run(half(x, r), half(w, r), replicas: group.member(r)) }
     func close(_ a: [Float], _ b: [Float], _ what: String) {

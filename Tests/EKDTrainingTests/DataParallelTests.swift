@@ -7,7 +7,7 @@ import Testing
 import _EKDTestSupport
 
 /// Data-parallel training in one process (two replicas on two threads, summing
-/// through `ThreadReplicas`): the step two replicas take on the halves of a batch
+/// through `LocalReplicas`, as `ekd train --workers 2` does): the step two replicas take on the halves of a batch
 /// is the step one trainer takes on the whole batch.
 @Suite(.serialized) struct DataParallel {
   func batch(shard: (Int, Int)) throws -> Batch {
@@ -27,7 +27,7 @@ import _EKDTestSupport
     let wholeReport = try whole.step(try batch(shard: (0, 1)))
     let expected = gradients(whole)
 
-    let group = ThreadReplicas(size: 2)
+    let group = LocalReplicas(size: 2)
     // Rank 1 starts from other weights: the broadcast must make them rank 0's.
     var configs = [configuration(.full, steps: 4), configuration(.full, steps: 4)]
     configs[1].seed = 99
@@ -66,7 +66,7 @@ import _EKDTestSupport
   /// A rank that resumed elsewhere (here: rank 0 finished, rank 1 at step 0) is an
   /// error on that rank, before any rank can return: nothing waits forever in a collective.
   @Test func ranksAtDifferentStepsFailInsteadOfHanging() throws {
-    let group = ThreadReplicas(size: 2)
+    let group = LocalReplicas(size: 2)
     let finished = try Trainer(configuration: configuration(.baseline, steps: 2), train: source, bounds: bounds)
     try finished.run()
     let fresh = try Trainer(configuration: configuration(.baseline, steps: 2), train: source, bounds: bounds)
@@ -84,7 +84,7 @@ import _EKDTestSupport
   }
 
   @Test func aBatchThatDoesNotSplitIsAConfigurationError() throws {
-    let group = ThreadReplicas(size: 3)
+    let group = LocalReplicas(size: 3)
     let trainer = try Trainer(configuration: configuration(.baseline, steps: 1), train: source, bounds: bounds)
     trainer.replicas = group.member(0)
     #expect {
@@ -93,5 +93,45 @@ import _EKDTestSupport
       guard case TrainingError.configuration(let message) = error else { return false }
       return message.contains("3 equal parts")
     }
+  }
+
+  /// `ekd train --workers 2`: replica 0 saves, every replica ends with the same
+  /// weights, and the run resumes from its own checkpoint.
+  @Test func workersTrainOneStudentAndCheckpointIt() throws {
+    let dir = scratch("local-data-parallel")
+    var c = configuration(.full, steps: 3)
+    c.batchSize = 8
+    let parallel = try LocalDataParallel((0..<2).map { _ in try Trainer(configuration: c, train: source, bounds: bounds) })
+    #expect(parallel.trainers.allSatisfy { $0.threads == 1 }, "two threads shared out over two replicas")
+    var steps: [Int] = []
+    try parallel.run(checkpointDirectory: dir) { steps.append($0.step) }
+    #expect(steps == [1, 2, 3], "replica 0's steps are reported, once each")
+    for ((name, a), (_, b)) in zip(parallel.trainers[1].student.namedParameters, parallel.trainers[0].student.namedParameters) {
+      #expect(a.value == b.value, "\(name) differs between the replicas")
+    }
+    let resumed = try Trainer.resume(from: dir, train: source)
+    #expect(resumed.step == 3)
+    for ((name, a), (_, b)) in zip(resumed.student.namedParameters, parallel.trainers[0].student.namedParameters) {
+      #expect(a.value == b.value, "\(name): the checkpoint is not replica 0's student")
+    }
+  }
+
+  /// A replica whose shard breaks the loss stops every replica, without a hang, and
+  /// its own error (naming the term) is the one thrown, not "another replica failed".
+  @Test func aFailingReplicaStopsTheOthersWithItsOwnError() throws {
+    let parallel = try LocalDataParallel((0..<2).map { _ in try Trainer(configuration: configuration(.baseline, steps: 4), train: source, bounds: bounds) })
+    // Per-replica batch norm keeps the NaN out of replica 0, which goes on into backward
+    // and waits in the gradient sum for a replica that has already given up.
+    for t in parallel.trainers { t.synchronisesBatchNorm = false }
+    let good = try batch(shard: (0, 2))
+    var bad = try batch(shard: (1, 2))
+    bad.images.withUnsafeMutableBufferPointer { $0[0] = .nan }
+    #expect {
+      try parallel.step([good, bad])
+    } throws: { error in
+      guard case TrainingError.nonFinite(let step, let term) = error else { return false }
+      return step == 0 && term.contains("loss term")
+    }
+    #expect(parallel.group.isCancelled)
   }
 }

@@ -16,6 +16,9 @@ public protocol ReplicaGroup: AnyObject {
   /// runs; `values` must stay allocated and untouched until the sum's `wait()`.
   /// Every replica must start the same sums in the same order.
   func startSum(_ values: UnsafeMutableBufferPointer<Float>) -> any PendingSum
+  /// True once another replica has failed (in-process replicas only: an MPI rank
+  /// that fails aborts the job): the survivors stop at the end of their step.
+  var isCancelled: Bool { get }
 }
 
 /// A sum in flight (`ReplicaGroup.startSum`).
@@ -33,6 +36,8 @@ final class FinishedSum: PendingSum {
 }
 
 extension ReplicaGroup {
+  public var isCancelled: Bool { false }
+
   /// Without a non-blocking sum of its own: sums at once.
   public func startSum(_ values: UnsafeMutableBufferPointer<Float>) -> any PendingSum {
     sum(values)
