@@ -53,6 +53,7 @@ want e7-lr6e-2 && run e7-lr6e-2 "${p6[@]}" --lr 6e-2
 want e7-lr1e-1 && run e7-lr1e-1 "${p6[@]}" --lr 1e-1
 want e7-s6000 && run e7-s6000 "${p6[@]}" --lr 3e-2 --steps 6000
 want e7-b16-s6000 && run e7-b16-s6000 "${p6[@]}" --lr 3e-2 --steps 6000 --batch 16
+want e7-b64 && run e7-b64 "${p6[@]}" --lr 3e-2 --batch 64
 python3 - "$OUT" <<'PY'
 import json, glob, os, sys
 for d in sorted(glob.glob(os.path.join(sys.argv[1], 'e*', 'validation.json'))):

@@ -211,7 +211,7 @@ enum ModelSuite {
       let heads = [
         "student", "fvcore MACs", "ours MACs", "b1 ours", "b1 torch", "b1 ORT", "b1 ORT(ekd)", "/torch", "/ORT",
         "b\(batch) ours", "b\(batch) torch", "b\(batch) ORT", "b\(batch) ORT(ekd)", "/torch", "/ORT", "train", "train dp", "torch", "/torch",
-        "dp/torch",
+        "dp/torch", "MiB", "torch MiB",
       ]
       print(heads.enumerated().map { Harness.pad($1, $0 == 0 ? 14 : 11, right: $0 == 0) }.joined(separator: " "))
       for r in rows {
@@ -222,7 +222,7 @@ enum ModelSuite {
         let cells = [
           r.name, "\(t["fvcore_macs"] ?? "-")", "\(r.macs)", f(r.inferB1, 2), f(tb1, 2), f(ob1, 2), f(eb1, 2), f(r.inferB1 / tb1, 2),
           f(r.inferB1 / ob1, 2), f(r.inferB, 2), f(tb, 2), f(ob, 2), f(eb, 2), f(r.inferB / tb, 2), f(r.inferB / ob, 2), f(r.train, 2), f(r.trainReplicas, 2),
-          f(tt, 2), f(r.train / tt, 2), f(r.trainReplicas / tt, 2),
+          f(tt, 2), f(r.train / tt, 2), f(r.trainReplicas / tt, 2), f(r.peakMiB, 0), f(v("peak_rss_mib"), 0),
         ]
         print(cells.enumerated().map { Harness.pad($1, $0 == 0 ? 14 : 11, right: $0 == 0) }.joined(separator: " "))
         for key in ["ort_error", "ort_ekd_error"] { if let e = t[key] { print("  \(r.name) \(key): \(e)") } }

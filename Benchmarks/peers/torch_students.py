@@ -206,6 +206,23 @@ def fvcore_macs(model, size):
         return f"unavailable: {e}"
 
 
+def reset_peak_rss():
+    """Resets the kernel's high-water mark of this process's RSS (Linux), as EKDBench does for itself."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--students", required=True)
@@ -223,6 +240,7 @@ def main():
     results = {"torch": torch.__version__, "threads": args.threads, "batch": args.batch, "students": {}}
     for name in args.students.split(","):
         size = int(sizes.get(name, 224))
+        reset_peak_rss()  # from here to the training step's end: this student's peak, as EKDBench measures ours
         model = build(name)
         r = {"input": size, "fvcore_macs": fvcore_macs(model, size)}
         model.eval()
@@ -242,6 +260,7 @@ def main():
             loss.backward()
             opt.step()
         r["train_ips"] = args.batch / median_time(step, args.reps)
+        r["peak_rss_mib"] = peak_rss_mib()
         try:
             twin = f"{args.workdir}/twin-{name}.onnx"
             export_twin(model, size, twin)

@@ -37,21 +37,27 @@ public enum Parallel {
 /// sleeping threads (as `DispatchQueue.concurrentPerform` does) costs about as
 /// much again, every op. These workers spin for a while after each job, so the
 /// next op starts on them at once; after a short idle spell they sleep, so an
-/// idle process burns no CPU. One job at a time: a caller that finds the pool
-/// busy (another thread's op, or a job started from inside a job) is told to
-/// use Dispatch instead.
+/// idle process burns no CPU.
+///
+/// Slices are claimed, not assigned: the caller runs slice 0 and then claims
+/// whatever no worker has claimed yet, so a worker the OS has not scheduled (a
+/// busy machine) delays nothing. One job at a time: a caller that finds the pool
+/// busy (another thread's op, or a job started inside a job) uses Dispatch.
 final class WorkerPool: @unchecked Sendable {
   static let shared = WorkerPool(workers: min(max(ProcessInfo.processInfo.activeProcessorCount - 1, 0), 63))
 
+  private struct Job {
+    var body: ((Int) -> Void)?
+    var count = 0, next = 0, generation = 0
+  }
   private let workers: Int
   private let busy = Mutex(false)
-  private let generation = Atomic<Int>(0)
-  private let remaining = Atomic<Int>(0)
+  private let state = Mutex(Job())
+  /// The generation of the latest job, for workers to spin on without the lock.
+  private let posted = Atomic<Int>(0)
+  private let finished = Atomic<Int>(0)
   private let sleepers = Atomic<Int>(0)
   private let wake = NSCondition()
-  /// The job in progress and its worker count; written before `generation` is bumped.
-  nonisolated(unsafe) private var job: ((Int) -> Void)?
-  nonisolated(unsafe) private var jobWorkers = 0
 
   /// Spins (~50 µs) before a worker yields its core, then sleeps after ~2 ms idle.
   private static let spinsBeforeYield = 20_000, yieldsBeforeSleep = 2_000
@@ -59,17 +65,17 @@ final class WorkerPool: @unchecked Sendable {
   init(workers: Int) {
     self.workers = workers
     for index in 0..<workers {
-      let t = Thread { [unowned self] in self.loop(index + 1) }
+      let t = Thread { [unowned self] in self.loop() }
       t.stackSize = 16 << 20
       t.name = "ekd-worker-\(index + 1)"
       t.start()
     }
   }
 
-  /// Runs `body(0 ..< count)` with body(0) on the caller; false (nothing run) when
-  /// the pool is busy or too small.
+  /// Runs `body(i)` for every i in 0 ..< count, body(0) on the caller; false (nothing
+  /// run) when the pool is busy or has no workers.
   func perform(_ count: Int, _ body: @escaping (Int) -> Void) -> Bool {
-    guard count - 1 <= workers else { return false }
+    guard workers > 0 else { return false }
     let acquired = busy.withLock { taken -> Bool in
       if taken { return false }
       taken = true
@@ -77,46 +83,72 @@ final class WorkerPool: @unchecked Sendable {
     }
     guard acquired else { return false }
     defer { busy.withLock { $0 = false } }
-    job = body
-    jobWorkers = count
-    remaining.store(workers, ordering: .relaxed)
+    finished.store(0, ordering: .relaxed)
+    let generation = state.withLock { job -> Int in
+      job = Job(body: body, count: count, next: 1, generation: job.generation + 1)
+      return job.generation
+    }
     // Sequentially consistent with the sleeper's count and re-check: either it sees
     // the new job or this sees it asleep (and wakes it).
-    generation.add(1, ordering: .sequentiallyConsistent)
+    posted.store(generation, ordering: .sequentiallyConsistent)
     if sleepers.load(ordering: .sequentiallyConsistent) > 0 {
       wake.lock()
       wake.broadcast()
       wake.unlock()
     }
     body(0)
+    var ranHere = 1
+    while let i = claim(generation) {
+      body(i)
+      ranHere += 1
+    }
+    // Wait only for slices a worker claimed (and so is running).
     var spins = 0
-    while remaining.load(ordering: .acquiring) > 0 {
+    while finished.load(ordering: .acquiring) < count - ranHere {
       spins += 1
       if spins > Self.spinsBeforeYield { sched_yield() }
     }
-    job = nil
+    state.withLock { $0.body = nil }
     return true
   }
 
-  private func loop(_ index: Int) {
+  /// The next unclaimed slice of job `generation`, if any.
+  private func claim(_ generation: Int) -> Int? {
+    state.withLock { job -> Int? in
+      guard job.generation == generation, job.next < job.count else { return nil }
+      job.next += 1
+      return job.next - 1
+    }
+  }
+
+  private func loop() {
     var seen = 0
     while true {
       var spins = 0
-      while generation.load(ordering: .acquiring) == seen {
+      while posted.load(ordering: .acquiring) == seen {
         spins += 1
         if spins > Self.spinsBeforeYield + Self.yieldsBeforeSleep {
           wake.lock()
           sleepers.add(1, ordering: .sequentiallyConsistent)
-          while generation.load(ordering: .sequentiallyConsistent) == seen { wake.wait() }
+          while posted.load(ordering: .sequentiallyConsistent) == seen { wake.wait() }
           sleepers.subtract(1, ordering: .sequentiallyConsistent)
           wake.unlock()
         } else if spins > Self.spinsBeforeYield {
           sched_yield()
         }
       }
-      seen = generation.load(ordering: .acquiring)
-      if index < jobWorkers, let job { job(index) }
-      remaining.subtract(1, ordering: .releasing)
+      seen = posted.load(ordering: .acquiring)
+      while true {
+        // The body is taken together with the claim, so a late worker never runs a finished job.
+        let claimed = state.withLock { job -> ((Int) -> Void, Int)? in
+          guard job.generation == seen, job.next < job.count, let body = job.body else { return nil }
+          job.next += 1
+          return (body, job.next - 1)
+        }
+        guard let (body, i) = claimed else { break }
+        body(i)
+        finished.add(1, ordering: .releasing)
+      }
     }
   }
 }
