@@ -18,14 +18,20 @@ public enum Parallel {
       if count > 0 { body(0..<count, 0) }
       return
     }
-    withoutActuallyEscaping(body) { body in
-      let slice = { (w: Int) in
+    // The pool's job must not outlive this call (withoutActuallyEscaping checks it);
+    // Dispatch gets the non-escaping closure itself.
+    let pooled = withoutActuallyEscaping(body) { body in
+      WorkerPool.shared.perform(workers) { w in
         let lo = count * w / workers
         let hi = count * (w + 1) / workers
         if lo < hi { body(lo..<hi, w) }
       }
-      if !WorkerPool.shared.perform(workers, slice) {
-        DispatchQueue.concurrentPerform(iterations: workers, execute: slice)
+    }
+    if !pooled {
+      DispatchQueue.concurrentPerform(iterations: workers) { w in
+        let lo = count * w / workers
+        let hi = count * (w + 1) / workers
+        if lo < hi { body(lo..<hi, w) }
       }
     }
   }
@@ -140,13 +146,16 @@ final class WorkerPool: @unchecked Sendable {
       seen = posted.load(ordering: .acquiring)
       while true {
         // The body is taken together with the claim, so a late worker never runs a finished job.
-        let claimed = state.withLock { job -> ((Int) -> Void, Int)? in
+        var claimed = state.withLock { job -> ((Int) -> Void, Int)? in
           guard job.generation == seen, job.next < job.count, let body = job.body else { return nil }
           job.next += 1
           return (body, job.next - 1)
         }
         guard let (body, i) = claimed else { break }
         body(i)
+        // Let go of the body before saying so: the caller's closure must not outlive its call.
+        claimed = nil
+        _ = consume body
         finished.add(1, ordering: .releasing)
       }
     }
