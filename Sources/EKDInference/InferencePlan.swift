@@ -1,4 +1,5 @@
 import EKDModels
+import Foundation
 import EKDTensor
 
 /// Runs an `InferenceGraph` with the kernels directly: no tape, convs with their
@@ -30,7 +31,7 @@ public final class InferencePlan {
       input.shape.rank == 4 && Array(input.shape.dimensions.dropFirst()) == Array(graph.shapes[0].dimensions.dropFirst()),
       "inference plan for \(graph.shapes[0]) given \(input.shape)")
     let n = input.shape[0]
-    guard threads > 1, n >= threads, n % threads == 0 || n >= 4 * threads else { return runImages(input, threads: threads) }
+    guard ProcessInfo.processInfo.environment["EKD_AB_NO_IMAGES"] == nil, threads > 1, n >= threads, n % threads == 0 || n >= 4 * threads else { return runImages(input, threads: threads) }
     let perImage = input.count / n
     nonisolated(unsafe) var parts = [Tensor?](repeating: nil, count: threads)
     Parallel.chunks(n, threads: threads) { images, w in

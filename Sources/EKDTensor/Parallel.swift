@@ -20,7 +20,7 @@ public enum Parallel {
     }
     // The pool's job must not outlive this call (withoutActuallyEscaping checks it);
     // Dispatch gets the non-escaping closure itself.
-    let pooled = withoutActuallyEscaping(body) { body in
+    let pooled = !WorkerPool.disabled && withoutActuallyEscaping(body) { body in
       WorkerPool.shared.perform(workers) { w in
         let lo = count * w / workers
         let hi = count * (w + 1) / workers
@@ -50,6 +50,7 @@ public enum Parallel {
 /// busy machine) delays nothing. One job at a time: a caller that finds the pool
 /// busy (another thread's op, or a job started inside a job) uses Dispatch.
 final class WorkerPool: @unchecked Sendable {
+  static let disabled = ProcessInfo.processInfo.environment["EKD_AB_NO_POOL"] != nil
   static let shared = WorkerPool(workers: min(max(ProcessInfo.processInfo.activeProcessorCount - 1, 0), 63))
 
   private struct Job {
