@@ -46,8 +46,11 @@ let package = Package(
       linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("z")]
     ),
 
+    /// Hand-written SIMD kernels (AVX-512F, AVX2+FMA, portable), the path chosen at run time.
+    .target(name: "CKernels"),
+
     // MARK: Public modules
-    .target(name: "EKDTensor", dependencies: ["COpenBLAS"]),
+    .target(name: "EKDTensor", dependencies: ["COpenBLAS", "CKernels"]),
     .target(name: "EKDLayers", dependencies: ["EKDTensor"]),
     /// The hand: skeleton, joint count, mirroring, the 20 angles, bounds, 2.5D reconstruction.
     .target(name: "EKDHand", dependencies: ["EKDTensor"]),

@@ -1,6 +1,6 @@
 import EKDModels
-import Foundation
 import EKDTensor
+import Foundation
 
 /// Runs an `InferenceGraph` with the kernels directly: no tape, convs with their
 /// batch norm folded in and their ReLU applied to each tile right after its GEMM,

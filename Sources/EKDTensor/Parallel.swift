@@ -20,13 +20,15 @@ public enum Parallel {
     }
     // The pool's job must not outlive this call (withoutActuallyEscaping checks it);
     // Dispatch gets the non-escaping closure itself.
-    let pooled = !WorkerPool.disabled && withoutActuallyEscaping(body) { body in
-      WorkerPool.shared.perform(workers) { w in
-        let lo = count * w / workers
-        let hi = count * (w + 1) / workers
-        if lo < hi { body(lo..<hi, w) }
+    let pooled =
+      !WorkerPool.disabled
+      && withoutActuallyEscaping(body) { body in
+        WorkerPool.shared.perform(workers) { w in
+          let lo = count * w / workers
+          let hi = count * (w + 1) / workers
+          if lo < hi { body(lo..<hi, w) }
+        }
       }
-    }
     if !pooled {
       DispatchQueue.concurrentPerform(iterations: workers) { w in
         let lo = count * w / workers

@@ -83,6 +83,8 @@ public enum Conv2dKernel {
     let plan = plan ?? (workers: threads, gemmThreads: 1)
     let work = tiles(images: 0..<n, height: ho, width: wo, k: k, workers: plan.workers, columns: tileColumns)
     let widest = work.map { $0.images.count * $0.rows.count * wo }.max() ?? 0
+    // Few output channels: our own kernel, which does not pack the im2col tile (ThinGEMM).
+    let thin = o <= ThinGEMM.maximumRows && k <= ThinGEMM.maximumDepth && ThinGEMM.enabled
     // Tiles write disjoint outputs, so they are shared out regardless of image.
     Parallel.chunks(work.count, threads: plan.workers) { range, _ in
       var scratch = Scratch()
@@ -101,17 +103,25 @@ public enum Conv2dKernel {
             Im2Col.forward(px + first * c * h * wd, channels: c, height: h, width: wd, g, rows: t.rows, into: cols, ld: pc)
             (columns, ldb) = (UnsafePointer(cols), pc)
           }
-          BLAS.gemm(
-            m: o, n: pc, k: k, a: pw, lda: k, b: columns, ldb: ldb, beta: pb == nil ? 0 : 1, c: yi, ldc: p,
-            threads: plan.gemmThreads)
-          if relu { for r in 0..<o { let row = yi + r * p; for q in 0..<pc { row[q] = Swift.max(row[q], 0) } } }
+          if thin {
+            ThinGEMM.run(m: o, n: pc, k: k, a: pw, lda: k, b: columns, ldb: ldb, beta: pb == nil ? 0 : 1, c: yi, ldc: p, relu: relu)
+          } else {
+            BLAS.gemm(
+              m: o, n: pc, k: k, a: pw, lda: k, b: columns, ldb: ldb, beta: pb == nil ? 0 : 1, c: yi, ldc: p,
+              threads: plan.gemmThreads)
+            if relu { for r in 0..<o { let row = yi + r * p; for q in 0..<pc { row[q] = Swift.max(row[q], 0) } } }
+          }
         } else {
           // Several small images side by side, then scattered to NCHW.
           let cols = scratch.cols(k * widest), out = scratch.out(o * widest)
           for (j, i) in t.images.enumerated() {
             Im2Col.forward(px + i * c * h * wd, channels: c, height: h, width: wd, g, rows: t.rows, into: cols + j * pc, ld: width)
           }
-          BLAS.gemm(m: o, n: width, k: k, a: pw, lda: k, b: cols, ldb: width, c: out, ldc: width, threads: plan.gemmThreads)
+          if thin {
+            ThinGEMM.run(m: o, n: width, k: k, a: pw, lda: k, b: cols, ldb: width, beta: 0, c: out, ldc: width)
+          } else {
+            BLAS.gemm(m: o, n: width, k: k, a: pw, lda: k, b: cols, ldb: width, c: out, ldc: width, threads: plan.gemmThreads)
+          }
           for (j, i) in t.images.enumerated() {
             for r in 0..<o {
               let src = out + r * width + j * pc, dst = py + (i * o + r) * p

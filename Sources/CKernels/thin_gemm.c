@@ -1,0 +1,163 @@
+// ekd_thin_gemm: C = beta·C + A·B for a thin A (few rows), without packing B.
+// Each block of MR rows of A and NR columns of C keeps MR×NR accumulators in
+// registers; every step of k loads NR/lanes vectors of one row of B and
+// broadcasts MR scalars of A. Rows of A go in blocks of 8, 4, 2 and 1 (the
+// compiler unrolls each fixed MR); columns in full vectors, then one masked one.
+#include "ekd_kernels.h"
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#define INLINE static inline __attribute__((always_inline))
+
+// ---------------------------------------------------------------- AVX-512F
+#define T512 __attribute__((target("avx512f")))
+
+INLINE T512 void block512(int mr, int nv, __mmask16 tail, int k, const float *a, int lda,
+                          const float *b, int ldb, float beta, float *c, int ldc, int relu) {
+  // nv = vectors of 16 columns (1 or 2); `tail` masks the last one.
+  __m512 acc[8][2];
+  for (int i = 0; i < mr; i++)
+    for (int v = 0; v < nv; v++) acc[i][v] = _mm512_setzero_ps();
+  for (int p = 0; p < k; p++) {
+    __m512 bv[2];
+    for (int v = 0; v < nv; v++)
+      bv[v] = (v == nv - 1) ? _mm512_maskz_loadu_ps(tail, b + (intptr_t)p * ldb + 16 * v)
+                            : _mm512_loadu_ps(b + (intptr_t)p * ldb + 16 * v);
+    for (int i = 0; i < mr; i++) {
+      __m512 av = _mm512_set1_ps(a[(intptr_t)i * lda + p]);
+      for (int v = 0; v < nv; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+    }
+  }
+  __m512 zero = _mm512_setzero_ps(), vbeta = _mm512_set1_ps(beta);
+  for (int i = 0; i < mr; i++)
+    for (int v = 0; v < nv; v++) {
+      float *dst = c + (intptr_t)i * ldc + 16 * v;
+      __mmask16 m = (v == nv - 1) ? tail : (__mmask16)0xFFFF;
+      __m512 r = acc[i][v];
+      if (beta != 0) r = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(m, dst), r);
+      if (relu) r = _mm512_max_ps(r, zero);
+      _mm512_mask_storeu_ps(dst, m, r);
+    }
+}
+
+INLINE T512 void rows512(int mr, int n, int k, const float *a, int lda, const float *b, int ldb,
+                         float beta, float *c, int ldc, int relu) {
+  int j = 0;
+  for (; j + 32 <= n; j += 32) block512(mr, 2, 0xFFFF, k, a, lda, b + j, ldb, beta, c + j, ldc, relu);
+  if (j + 16 <= n) {
+    block512(mr, 1, 0xFFFF, k, a, lda, b + j, ldb, beta, c + j, ldc, relu);
+    j += 16;
+  }
+  if (j < n) block512(mr, 1, (__mmask16)((1u << (n - j)) - 1), k, a, lda, b + j, ldb, beta, c + j, ldc, relu);
+}
+
+T512 static void thin512(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                         float beta, float *c, int ldc, int relu) {
+  int i = 0;
+  for (; i + 8 <= m; i += 8) rows512(8, n, k, a + (intptr_t)i * lda, lda, b, ldb, beta, c + (intptr_t)i * ldc, ldc, relu);
+  if (i + 4 <= m) { rows512(4, n, k, a + (intptr_t)i * lda, lda, b, ldb, beta, c + (intptr_t)i * ldc, ldc, relu); i += 4; }
+  if (i + 2 <= m) { rows512(2, n, k, a + (intptr_t)i * lda, lda, b, ldb, beta, c + (intptr_t)i * ldc, ldc, relu); i += 2; }
+  if (i < m) rows512(1, n, k, a + (intptr_t)i * lda, lda, b, ldb, beta, c + (intptr_t)i * ldc, ldc, relu);
+}
+
+// ---------------------------------------------------------------- AVX2 + FMA
+#define T256 __attribute__((target("avx2,fma")))
+
+INLINE T256 __m256i mask256(int count) {
+  // Lanes 0 ..< count set (count in 1...8).
+  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), lanes);
+}
+
+INLINE T256 void block256(int mr, int nv, int tail, int k, const float *a, int lda,
+                          const float *b, int ldb, float beta, float *c, int ldc, int relu) {
+  // nv = vectors of 8 columns (1 or 2); the last one holds `tail` columns (1...8).
+  __m256i m = mask256(tail);
+  __m256 acc[4][2];
+  for (int i = 0; i < mr; i++)
+    for (int v = 0; v < nv; v++) acc[i][v] = _mm256_setzero_ps();
+  for (int p = 0; p < k; p++) {
+    __m256 bv[2];
+    for (int v = 0; v < nv; v++)
+      bv[v] = (v == nv - 1 && tail < 8) ? _mm256_maskload_ps(b + (intptr_t)p * ldb + 8 * v, m)
+                                         : _mm256_loadu_ps(b + (intptr_t)p * ldb + 8 * v);
+    for (int i = 0; i < mr; i++) {
+      __m256 av = _mm256_broadcast_ss(a + (intptr_t)i * lda + p);
+      for (int v = 0; v < nv; v++) acc[i][v] = _mm256_fmadd_ps(av, bv[v], acc[i][v]);
+    }
+  }
+  __m256 zero = _mm256_setzero_ps(), vbeta = _mm256_set1_ps(beta);
+  for (int i = 0; i < mr; i++)
+    for (int v = 0; v < nv; v++) {
+      float *dst = c + (intptr_t)i * ldc + 8 * v;
+      int partial = (v == nv - 1 && tail < 8);
+      __m256 r = acc[i][v];
+      if (beta != 0) r = _mm256_fmadd_ps(vbeta, partial ? _mm256_maskload_ps(dst, m) : _mm256_loadu_ps(dst), r);
+      if (relu) r = _mm256_max_ps(r, zero);
+      if (partial) _mm256_maskstore_ps(dst, m, r); else _mm256_storeu_ps(dst, r);
+    }
+}
+
+INLINE T256 void rows256(int mr, int n, int k, const float *a, int lda, const float *b, int ldb,
+                         float beta, float *c, int ldc, int relu) {
+  int j = 0;
+  for (; j + 16 <= n; j += 16) block256(mr, 2, 8, k, a, lda, b + j, ldb, beta, c + j, ldc, relu);
+  if (j + 8 <= n) {
+    block256(mr, 1, 8, k, a, lda, b + j, ldb, beta, c + j, ldc, relu);
+    j += 8;
+  }
+  if (j < n) block256(mr, 1, n - j, k, a, lda, b + j, ldb, beta, c + j, ldc, relu);
+}
+
+T256 static void thin256(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                         float beta, float *c, int ldc, int relu) {
+  int i = 0;
+  for (; i + 4 <= m; i += 4) rows256(4, n, k, a + (intptr_t)i * lda, lda, b, ldb, beta, c + (intptr_t)i * ldc, ldc, relu);
+  if (i + 2 <= m) { rows256(2, n, k, a + (intptr_t)i * lda, lda, b, ldb, beta, c + (intptr_t)i * ldc, ldc, relu); i += 2; }
+  if (i < m) rows256(1, n, k, a + (intptr_t)i * lda, lda, b, ldb, beta, c + (intptr_t)i * ldc, ldc, relu);
+}
+
+// ---------------------------------------------------------------- portable
+static void thin_generic(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                         float beta, float *c, int ldc, int relu) {
+  for (int i = 0; i < m; i++) {
+    float *ci = c + (intptr_t)i * ldc;
+    for (int j = 0; j < n; j++) ci[j] = beta != 0 ? beta * ci[j] : 0;
+    for (int p = 0; p < k; p++) {
+      float av = a[(intptr_t)i * lda + p];
+      const float *bp = b + (intptr_t)p * ldb;
+      for (int j = 0; j < n; j++) ci[j] += av * bp[j];
+    }
+    if (relu)
+      for (int j = 0; j < n; j++) ci[j] = ci[j] > 0 ? ci[j] : 0;
+  }
+}
+
+// ---------------------------------------------------------------- dispatch
+int ekd_isa_best(void) {
+  static int best = -1;
+  if (best < 0) {
+    __builtin_cpu_init();
+    best = __builtin_cpu_supports("avx512f")                                       ? EKD_ISA_AVX512
+           : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? EKD_ISA_AVX2
+                                                                                  : EKD_ISA_GENERIC;
+  }
+  return best;
+}
+
+void ekd_thin_gemm_isa(int isa, int m, int n, int k, const float *a, int lda, const float *b,
+                       int ldb, float beta, float *c, int ldc, int relu) {
+  if (m <= 0 || n <= 0) return;
+  if (isa > ekd_isa_best()) isa = ekd_isa_best();  // never run what the CPU lacks
+  switch (isa) {
+  case EKD_ISA_AVX512: thin512(m, n, k, a, lda, b, ldb, beta, c, ldc, relu); break;
+  case EKD_ISA_AVX2: thin256(m, n, k, a, lda, b, ldb, beta, c, ldc, relu); break;
+  default: thin_generic(m, n, k, a, lda, b, ldb, beta, c, ldc, relu); break;
+  }
+}
+
+void ekd_thin_gemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                   float beta, float *c, int ldc, int relu) {
+  ekd_thin_gemm_isa(ekd_isa_best(), m, n, k, a, lda, b, ldb, beta, c, ldc, relu);
+}
