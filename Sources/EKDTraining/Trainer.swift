@@ -247,6 +247,8 @@ public final class Trainer {
       for (k, key) in keys.enumerated() { terms[key] = Float(figures[k] / Double(replicas.size)) }
       invalidFraction = Float(figures.last! / Double(replicas.size))
     }
+    // A cancelled group summed nothing: this replica's gradient is its shard's alone.
+    if replicas?.isCancelled == true { throw .replicaFailed }
     for (name, p) in checked where !p.grad.withUnsafeBufferPointer({ $0.allSatisfy(\.isFinite) }) {
       throw .nonFinite(step: step, term: "gradient of \(name)")
     }
