@@ -55,13 +55,6 @@ public struct Batch: @unchecked Sendable {
 
   /// The samples `range` of this batch, in order (a replica's shard).
   public func slice(_ range: Range<Int>) -> Batch {
-    precondition(range.lowerBound >= 0 && range.upperBound <= count, "samples \(range) of a batch of \(count)")
-    func rows(_ t: Tensor) -> Tensor {
-      var shape = t.shape
-      let per = t.count / max(shape[0], 1)
-      shape[0] = range.count
-      return t.withUnsafeBufferPointer { Tensor(shape: shape, scalars: $0[(range.lowerBound * per)..<(range.upperBound * per)]) }
-    }
-    return Batch(images: rows(images), uv: rows(uv), xyz: rows(xyz), intrinsics: rows(intrinsics))
+    Batch(images: images.items(range), uv: uv.items(range), xyz: xyz.items(range), intrinsics: intrinsics.items(range))
   }
 }

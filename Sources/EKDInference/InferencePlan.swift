@@ -31,15 +31,9 @@ public final class InferencePlan {
       input.shape.rank == 4 && Array(input.shape.dimensions.dropFirst()) == Array(graph.shapes[0].dimensions.dropFirst()),
       "inference plan for \(graph.shapes[0]) given \(input.shape)")
     let n = input.shape[0]
-    guard ProcessInfo.processInfo.environment["EKD_AB_NO_IMAGES"] == nil, threads > 1, n >= threads, n % threads == 0 || n >= 4 * threads else { return runImages(input, threads: threads) }
-    let perImage = input.count / n
+    guard Self.imageParallel, threads > 1, n >= threads, n % threads == 0 || n >= 4 * threads else { return runImages(input, threads: threads) }
     nonisolated(unsafe) var parts = [Tensor?](repeating: nil, count: threads)
-    Parallel.chunks(n, threads: threads) { images, w in
-      var shape = input.shape
-      shape[0] = images.count
-      let slice = input.withUnsafeBufferPointer { Tensor(shape: shape, scalars: $0[(images.lowerBound * perImage)..<(images.upperBound * perImage)]) }
-      parts[w] = runImages(slice, threads: 1)
-    }
+    Parallel.chunks(n, threads: threads) { images, w in parts[w] = runImages(input.items(images), threads: 1) }
     let outputs = parts.compactMap { $0 }
     var shape = outputs[0].shape
     shape[0] = n
@@ -52,6 +46,9 @@ public final class InferencePlan {
     }
     return y
   }
+
+  /// Off for A/B measurements (`EKD_AB_NO_IMAGES=1`), read once.
+  static let imageParallel = ProcessInfo.processInfo.environment["EKD_AB_NO_IMAGES"] == nil
 
   /// `run` on one thread group: every op over the whole of `input`.
   private func runImages(_ input: Tensor, threads: Int) -> Tensor {

@@ -104,6 +104,16 @@ public struct Tensor: @unchecked Sendable {
     return Tensor(shape: newShape, storage: storage)
   }
 
+  /// Entries `range` of the first axis (a batch's samples), copied: a replica's or a
+  /// thread's share of a batch.
+  public func items(_ range: Range<Int>) -> Tensor {
+    precondition(shape.rank >= 1 && range.lowerBound >= 0 && range.upperBound <= shape[0], "items \(range) of \(shape)")
+    var part = shape
+    let per = shape[0] == 0 ? 0 : count / shape[0]
+    part[0] = range.count
+    return withUnsafeBufferPointer { Tensor(shape: part, scalars: $0[(range.lowerBound * per)..<(range.upperBound * per)]) }
+  }
+
   /// A fresh copy whose storage nobody else shares.
   public func copy() -> Tensor { Tensor(shape: shape, storage: storage.copy()) }
 }
