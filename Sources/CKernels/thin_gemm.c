@@ -7,6 +7,8 @@
 
 #include <immintrin.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define INLINE static inline __attribute__((always_inline))
 
@@ -139,9 +141,15 @@ int ekd_isa_best(void) {
   static int best = -1;
   if (best < 0) {
     __builtin_cpu_init();
-    best = __builtin_cpu_supports("avx512f")                                       ? EKD_ISA_AVX512
-           : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? EKD_ISA_AVX2
-                                                                                  : EKD_ISA_GENERIC;
+    int cpu = __builtin_cpu_supports("avx512f")                                       ? EKD_ISA_AVX512
+              : (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? EKD_ISA_AVX2
+                                                                                     : EKD_ISA_GENERIC;
+    // EKD_ISA=avx2|portable caps the path, so one machine can run what an older CPU
+    // would (the way OPENBLAS_CORETYPE does for OpenBLAS); it never raises it.
+    const char *cap = getenv("EKD_ISA");
+    if (cap && strcmp(cap, "avx2") == 0 && cpu > EKD_ISA_AVX2) cpu = EKD_ISA_AVX2;
+    if (cap && strcmp(cap, "portable") == 0) cpu = EKD_ISA_GENERIC;
+    best = cpu;
   }
   return best;
 }

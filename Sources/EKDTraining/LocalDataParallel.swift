@@ -52,19 +52,18 @@ public final class LocalDataParallel {
   public func step(_ shards: [Batch]) throws(TrainingError) -> StepReport {
     precondition(shards.count == trainers.count, "one shard per replica")
     let box = Outcome()
-    nonisolated(unsafe) var first: StepReport?
     nonisolated(unsafe) let trainers = self.trainers
-    group.run { [group] r in
+    let reports = group.run { [group] r -> StepReport? in
       do throws(TrainingError) {
-        let report = try trainers[r].step(shards[r])
-        if r == 0 { first = report }
+        return try trainers[r].step(shards[r])
       } catch {
         box.record(error)
         group.cancel()
+        return nil
       }
     }
     if let e = box.first { throw e }
-    guard !group.isCancelled, let first else { throw .replicaFailed }
+    guard !group.isCancelled, let first = reports[0] else { throw .replicaFailed }
     return first
   }
 

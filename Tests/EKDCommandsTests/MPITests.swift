@@ -52,7 +52,7 @@ func checkpointTensors(_ dir: String) throws -> [String: [Float]] {
 
 @Suite(.serialized, .enabled(if: mpirun != nil, "needs mpirun and an ekd built with the MPI trait"))
 struct MPIContract {
-  static let train = ["train", "--student", "tiny", "--mode", "full", "--steps", "20", "--batch", "16", "--seed", "3", "--threads", "1"]
+  static let train = ["train", "--student", "tiny", "--mode", "full", "--steps", "10", "--batch", "16", "--seed", "3", "--threads", "1"]
 
   /// `mpirun -np 1` runs exactly the single-process code: the checkpoint is the same bit for bit.
   @Test func oneRankIsBitForBitOneProcess() throws {
@@ -65,12 +65,14 @@ struct MPIContract {
   }
 
   /// Two ranks train the single process's student: synchronised batch norm, the global
-  /// batch split in two, gradients averaged. After 20 Adam steps, weight tensors of more
-  /// than 64 elements (biases aside) and the running statistics agree to 1e-3 relative.
-  /// Not 1e-4, and not for every element: Adam turns the rounding noise of elements whose
-  /// gradient is (nearly) zero into full-size steps, whatever the summation order — one
-  /// process with 1 thread instead of 2 differs from itself as much (docs/performance.md).
-  /// Those elements are bounded by the steps two runs can take in opposite directions.
+  /// batch split in two, gradients averaged. After 10 Adam steps, weight tensors of more
+  /// than 64 elements (biases aside) and the running statistics agree to 1e-4 relative
+  /// (measured: 2e-6 to 2e-5, with OpenBLAS's Haswell/Zen and Cooper Lake kernels alike).
+  /// Not more steps: once the offset network starts (half-way), Adam turns the rounding
+  /// noise of elements whose gradient is (nearly) zero into full-size steps, and by step
+  /// 20 one process differs from itself by 0.7% when only OpenBLAS's kernels change
+  /// (OPENBLAS_CORETYPE=Zen against Cooperlake). Those elements are bounded by the steps
+  /// two runs can take in opposite directions.
   @Test func twoRanksTrainTheSingleProcessStudent() throws {
     let (a, b) = (mpiScratch("np2"), mpiScratch("single2"))
     let r = try runMPI(2, Self.train + ["--out", a])
@@ -85,10 +87,10 @@ struct MPIContract {
       let worst = zip(got, want).map { abs($0 - $1) }.max() ?? 0
       let scale = want.map(abs).max() ?? 0
       if name.hasSuffix("running_mean") || name.hasSuffix("running_var") || want.count > 64 && !name.hasSuffix("bias") {
-        #expect(worst <= 1e-3 * scale, "\(name): \(worst) of \(scale)")
+        #expect(worst <= 1e-4 * scale, "\(name): \(worst) of \(scale)")
       } else {
-        // Two runs, each moving an element by at most Σ lr over 20 warm-up steps (3e-3·k/100, k = 1…20).
-        #expect(worst <= 2 * 3e-3 * 210 / 100, "\(name): \(worst)")
+        // Two runs, each moving an element by at most Σ lr over 10 warm-up steps (3e-3·k/100, k = 1…10).
+        #expect(worst <= 2 * 3e-3 * 55 / 100, "\(name): \(worst)")
       }
     }
   }
@@ -123,7 +125,7 @@ struct MPIContract {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: mpirun!)
     p.arguments =
-      ["-np", "2", "--oversubscribe", "--bind-to", "none", EKDProcess.binary.path] + Self.train.map { $0 == "20" ? "5000" : $0 } + [
+      ["-np", "2", "--oversubscribe", "--bind-to", "none", EKDProcess.binary.path] + Self.train.map { $0 == "10" ? "5000" : $0 } + [
         "--checkpoint-every", "5", "--out", out,
       ]
     var env = ProcessInfo.processInfo.environment

@@ -163,8 +163,7 @@ import _EKDTestSupport
     }
     let whole = run(x, w, replicas: nil)
     let group = LocalReplicas(size: 2)
-    nonisolated(unsafe) var parts: [[[Float]]] = [[], []]
-    group.run { r in parts[r] = run(half(x, r), half(w, r), replicas: group.member(r)) }
+    let parts = group.run { r in run(half(x, r), half(w, r), replicas: group.member(r)) }
     func close(_ a: [Float], _ b: [Float], _ what: String) {
       let scale = b.map(abs).max() ?? 1
       let worst = zip(a, b).map { abs($0 - $1) }.max() ?? 0

@@ -38,20 +38,33 @@ public final class LocalReplicas: @unchecked Sendable {
     return Member(rank: rank, group: self)
   }
 
-  /// Runs `body(rank)` on `size` threads at once (rank 0 on a new thread too) and
-  /// waits for all of them.
-  public func run(_ body: @escaping @Sendable (Int) -> Void) {
+  /// Runs `body(rank)` on `size` threads at once (rank 0 on a new thread too), waits
+  /// for all of them, and returns their results in rank order.
+  ///
+  /// Each thread writes only its own slot of a buffer that outlives them: callers need
+  /// no shared array of their own (two threads assigning elements of one Swift array
+  /// race on its copy-on-write check).
+  @discardableResult
+  public func run<T>(_ body: @escaping @Sendable (Int) -> T) -> [T] {
+    let results = UnsafeMutableBufferPointer<T?>.allocate(capacity: size)
+    results.initialize(repeating: nil)
+    defer {
+      _ = results.deinitialize()
+      results.deallocate()
+    }
+    nonisolated(unsafe) let slots = results
     let done = DispatchGroup()
     for r in 0..<size {
       done.enter()
       let t = Thread {
-        body(r)
+        slots[r] = body(r)
         done.leave()
       }
       t.stackSize = 16 << 20
       t.start()
     }
     done.wait()
+    return results.map { $0! }
   }
 
   /// Called by a member that has failed and will call no collective again: the
