@@ -17,6 +17,8 @@ import _EKDTestSupport
     Case(input: [2, 3, 11, 10], outChannels: 2, kernel: (7, 7), stride: 2, padding: 3, threads: 2),
     Case(input: [1, 2, 5, 7], outChannels: 3, kernel: (2, 3), stride: 1, padding: 0, threads: 1),
     Case(input: [2, 1, 4, 4], outChannels: 2, kernel: (3, 3), stride: 3, padding: 2, threads: 2),
+    // One image, one tile, 40 output channels: the second thread splits OpenBLAS's rows.
+    Case(input: [1, 5, 7, 7], outChannels: 40, kernel: (3, 3), stride: 1, padding: 1, threads: 2),
   ]
 
   @Test(arguments: cases)

@@ -80,8 +80,13 @@ public enum Conv2dKernel {
     let p = ho * wo, k = c * g.kernelHeight * g.kernelWidth
     var y = Tensor(uninitialized: yShape)
     let px = x.pointer, pw = w.pointer, py = y.mutablePointer, pb = b?.pointer
-    let plan = plan ?? (workers: threads, gemmThreads: 1)
+    var plan = plan ?? (workers: threads, gemmThreads: 1)
     let work = tiles(images: 0..<n, height: ho, width: wo, k: k, workers: plan.workers, columns: tileColumns)
+    if work.count < plan.workers {
+      // Fewer tiles than workers (one small image: ResNet's 14×14 and 7×7 stages at
+      // batch 1): the idle workers split each GEMM's rows instead.
+      plan = (work.count, plan.gemmThreads * plan.workers / max(work.count, 1))
+    }
     let widest = work.map { $0.images.count * $0.rows.count * wo }.max() ?? 0
     // Few output channels: our own kernel, which does not pack the im2col tile (ThinGEMM).
     let thin = o <= ThinGEMM.maximumRows && k <= ThinGEMM.maximumDepth && ThinGEMM.enabled
