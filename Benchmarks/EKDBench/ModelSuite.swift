@@ -77,6 +77,9 @@ enum ModelSuite {
   static func run(students: [String], inputs: [String: Int], threads: Int, batch: Int, repetitions: Int) throws -> [Row] {
     var rows: [Row] = []
     for name in students {
+      // The previous student's freed blocks are the pool's, not this student's: a
+      // process that runs only this student would not hold them.
+      BufferPool.shared.drain()
       resetPeakMemory()
       let student = try StudentZoo.make(name, inputSize: inputs[name])
       let size = student.inputSize
