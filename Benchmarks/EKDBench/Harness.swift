@@ -4,13 +4,27 @@ import Foundation
 /// Timing helpers: warm-up, repeats, medians, peak memory.
 enum Harness {
   /// Seconds of one call, median of `repetitions` after `warmup` untimed calls.
-  static func median(warmup: Int = 1, repetitions: Int, _ body: () -> Void) -> (median: Double, all: [Double]) {
-    for _ in 0..<warmup { body() }
+  ///
+  /// A repetition is as many back-to-back calls as fill `minimumSeconds` (judged by
+  /// the last warm-up call), divided out: a sub-millisecond call timed alone measures
+  /// the clock and the wake-up of idle threads more than the call (no warm-up: one
+  /// call per repetition, as the pool suite's fault count needs). The peer script
+  /// (`Benchmarks/peers/torch_students.py`) times PyTorch and ONNX Runtime the same way.
+  static func median(warmup: Int = 1, repetitions: Int, minimumSeconds: Double = 0.025, _ body: () -> Void)
+    -> (median: Double, all: [Double])
+  {
+    var last = 0.0
+    for _ in 0..<warmup {
+      let t0 = DispatchTime.now().uptimeNanoseconds
+      body()
+      last = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+    }
+    let calls = last > 0 ? max(1, min(1000, Int(minimumSeconds / last))) : 1
     var times: [Double] = []
     for _ in 0..<max(repetitions, 1) {
       let t0 = DispatchTime.now().uptimeNanoseconds
-      body()
-      times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9)
+      for _ in 0..<calls { body() }
+      times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9 / Double(calls))
     }
     let sorted = times.sorted()
     let mid = sorted.count / 2

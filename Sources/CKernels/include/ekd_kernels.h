@@ -5,6 +5,8 @@
 #ifndef EKD_KERNELS_H
 #define EKD_KERNELS_H
 
+#include <stddef.h>
+
 /// The instruction-set paths, best last.
 enum ekd_isa { EKD_ISA_GENERIC = 0, EKD_ISA_AVX2 = 1, EKD_ISA_AVX512 = 2 };
 
@@ -21,5 +23,17 @@ void ekd_thin_gemm(int m, int n, int k, const float *a, int lda, const float *b,
 /// The same on a given path (for tests: every path this CPU supports is checked).
 void ekd_thin_gemm_isa(int isa, int m, int n, int k, const float *a, int lda, const float *b,
                        int ldb, float beta, float *c, int ldc, int relu);
+
+/// Floats of scratch ekd_direct_conv_isa needs for a band of `band_rows` output rows.
+size_t ekd_direct_conv_scratch(int c, int kh, int kw, int stride, int band_rows, int wo);
+
+/// Output rows row0 ..< row1 of one image of a direct convolution: y (o × ho × wo) =
+/// conv(x (c × h × w), wt (o × c × kh × kw), stride, zero padding pad) + bias (may be
+/// NULL), then max(·, 0) when relu is nonzero. For stems (few channels, o ≤ 16,
+/// stride 1 or 2), where im2col's c·kh·kw-row matrix costs more than the products.
+/// `scratch` holds ekd_direct_conv_scratch(…) floats.
+void ekd_direct_conv_isa(int isa, const float *x, int c, int h, int w, const float *wt, int o, int kh, int kw,
+                         int stride, int pad, const float *bias, float *y, int ho, int wo, int row0, int row1,
+                         int relu, float *scratch);
 
 #endif

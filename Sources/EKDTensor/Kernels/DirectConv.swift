@@ -1,0 +1,39 @@
+import CKernels
+import Foundation
+
+/// A direct convolution for stems: few input channels, at most 16 output channels,
+/// stride 1 or 2 (ts500m's 7×7 stride-2 3→8, which im2col + GEMM ran at 36 GFLOP/s).
+///
+/// Why not im2col: the column matrix has c·kh·kw rows (147) and is read only o (8)
+/// times, so building it costs as much as the products, and its 147 row streams defeat
+/// the prefetcher (`ThinGEMM` stops at k = 144 for that reason). Here each vector of
+/// output columns keeps its o sums in registers over all c·kh·kw steps. C, with
+/// AVX-512F, AVX2+FMA and portable paths chosen at run time, as `ThinGEMM`.
+public enum DirectConv {
+  /// Off for A/B measurements (`EKD_AB_NO_DIRECT=1`): such convs then take im2col.
+  static let enabled = ProcessInfo.processInfo.environment["EKD_AB_NO_DIRECT"] == nil
+
+  /// Whether `Conv2dKernel.forward` takes this path for a conv of `inputChannels` and `outputChannels`.
+  public static func applies(inputChannels c: Int, outputChannels o: Int, geometry g: ConvGeometry) -> Bool {
+    enabled && ThinGEMM.best != .portable && c <= 4 && o <= 16 && g.kernelHeight * g.kernelWidth * c > ThinGEMM.maximumDepth
+      && g.strideHeight == g.strideWidth && (1...2).contains(g.strideHeight) && g.padHeight == g.padWidth
+  }
+
+  /// Floats of scratch `run` needs for `rows` output rows.
+  public static func scratchCount(channels c: Int, geometry g: ConvGeometry, rows: Int, outputWidth wo: Int) -> Int {
+    ekd_direct_conv_scratch(Int32(c), Int32(g.kernelHeight), Int32(g.kernelWidth), Int32(g.strideHeight), Int32(rows), Int32(wo))
+  }
+
+  /// Output rows `rows` of one image: y (o × ho × wo) = conv(x (c × h × w)) + bias, then ReLU if `relu`.
+  public static func run(
+    path: ThinGEMM.Path = ThinGEMM.best, x: UnsafePointer<Float>, channels c: Int, height h: Int, width w: Int,
+    weight: UnsafePointer<Float>, outputChannels o: Int, geometry g: ConvGeometry, bias: UnsafePointer<Float>?,
+    y: UnsafeMutablePointer<Float>, outputHeight ho: Int, outputWidth wo: Int, rows: Range<Int>, relu: Bool,
+    scratch: UnsafeMutablePointer<Float>
+  ) {
+    ekd_direct_conv_isa(
+      path.rawValue, x, Int32(c), Int32(h), Int32(w), weight, Int32(o), Int32(g.kernelHeight), Int32(g.kernelWidth),
+      Int32(g.strideHeight), Int32(g.padHeight), bias, y, Int32(ho), Int32(wo), Int32(rows.lowerBound), Int32(rows.upperBound),
+      relu ? 1 : 0, scratch)
+  }
+}

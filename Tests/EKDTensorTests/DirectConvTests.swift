@@ -1,0 +1,70 @@
+import EKDTensor
+import Testing
+import _EKDTestSupport
+
+/// The direct stem convolution on every instruction-set path this CPU has, against the
+/// reference convolution: 7×7 stride 2 (ts500m's stem), 5×5, 4×4 and 3×5, odd sizes,
+/// outputs narrower than a vector and not a multiple of one, 1 to 16 output channels,
+/// padding at every border, bands of rows, with and without bias and ReLU; and
+/// `Conv2dKernel.forward`, which takes this path for such layers, on a batch.
+@Suite struct DirectConvolution {
+  static let paths = ThinGEMM.Path.allCases.filter { $0.rawValue <= ThinGEMM.best.rawValue }
+
+  struct Case: Sendable {
+    var c: Int, h: Int, w: Int, o: Int, kernel: (Int, Int), stride: Int, padding: Int
+  }
+  static let cases = [
+    Case(c: 3, h: 37, w: 41, o: 8, kernel: (7, 7), stride: 2, padding: 3),
+    Case(c: 1, h: 9, w: 5, o: 3, kernel: (7, 7), stride: 2, padding: 3),
+    Case(c: 4, h: 20, w: 35, o: 16, kernel: (5, 5), stride: 1, padding: 2),
+    Case(c: 2, h: 11, w: 18, o: 13, kernel: (4, 4), stride: 2, padding: 0),
+    Case(c: 3, h: 8, w: 8, o: 1, kernel: (7, 7), stride: 1, padding: 1),
+    // Wide enough for the AVX-512 blocks of 32 columns (o ≤ 8), then a masked tail.
+    Case(c: 3, h: 12, w: 75, o: 8, kernel: (7, 7), stride: 2, padding: 3),
+    Case(c: 2, h: 6, w: 70, o: 5, kernel: (3, 5), stride: 1, padding: 1),
+  ]
+
+  @Test(arguments: paths)
+  func matchesTheReference(path: ThinGEMM.Path) {
+    var rng = SeededRandom(seed: 21)
+    for t in Self.cases {
+      let g = ConvGeometry(kernelHeight: t.kernel.0, kernelWidth: t.kernel.1, stride: t.stride, padding: t.padding)
+      let (ho, wo) = g.outputSize(height: t.h, width: t.w)
+      let x = Tensor.randomNormal([1, t.c, t.h, t.w], using: &rng)
+      let w = Tensor.randomNormal([t.o, t.c, t.kernel.0, t.kernel.1], using: &rng)
+      let b = Tensor.randomNormal([t.o], using: &rng)
+      for (bias, relu) in [(true, false), (false, true), (true, true)] {
+        var want = Reference.conv2d(x, weight: w, bias: bias ? b : nil, geometry: g)
+        if relu { want = Tensor(shape: want.shape, scalars: want.scalars.map { max($0, 0) }) }
+        // Two bands, the first of one row, so a band that starts inside the image is covered.
+        var y = Tensor(repeating: .nan, shape: [1, t.o, ho, wo])
+        let scratch = [Float](repeating: 0, count: DirectConv.scratchCount(channels: t.c, geometry: g, rows: ho, outputWidth: wo))
+        for rows in [0..<1, 1..<ho] where !rows.isEmpty {
+          var s = scratch
+          s.withUnsafeMutableBufferPointer { sp in
+            DirectConv.run(
+              path: path, x: x.pointer, channels: t.c, height: t.h, width: t.w, weight: w.pointer, outputChannels: t.o, geometry: g,
+              bias: bias ? b.pointer : nil, y: y.mutablePointer, outputHeight: ho, outputWidth: wo, rows: rows, relu: relu,
+              scratch: sp.baseAddress!)
+          }
+        }
+        let worst = Reference.maxAbsDifference(y, want)
+        #expect(worst < 1e-4, "\(path) \(t) bias \(bias) relu \(relu): \(worst)")
+      }
+    }
+  }
+
+  @Test func conv2dTakesItForAStem() {
+    var rng = SeededRandom(seed: 4)
+    let g = ConvGeometry(kernel: 7, stride: 2, padding: 3)
+    #expect(DirectConv.applies(inputChannels: 3, outputChannels: 8, geometry: g) == (ThinGEMM.best != .portable))
+    #expect(!DirectConv.applies(inputChannels: 3, outputChannels: 64, geometry: g), "ResNet's stem stays with OpenBLAS")
+    let x = Tensor.randomNormal([3, 3, 70, 45], using: &rng)
+    let w = Tensor.randomNormal([8, 3, 7, 7], using: &rng)
+    let b = Tensor.randomNormal([8], using: &rng)
+    for threads in [1, 2] {
+      let y = Conv2dKernel.forward(x, weight: w, bias: b, geometry: g, threads: threads, tileColumns: 40)
+      #expect(Reference.maxAbsDifference(y, Reference.conv2d(x, weight: w, bias: b, geometry: g)) < 1e-4)
+    }
+  }
+}
