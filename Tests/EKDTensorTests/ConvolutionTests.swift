@@ -19,6 +19,9 @@ import _EKDTestSupport
     Case(input: [2, 1, 4, 4], outChannels: 2, kernel: (3, 3), stride: 3, padding: 2, threads: 2),
     // One image, one tile, 40 output channels: the second thread splits OpenBLAS's rows.
     Case(input: [1, 5, 7, 7], outChannels: 40, kernel: (3, 3), stride: 1, padding: 1, threads: 2),
+    // Pointwise with at least 128 positions per image: one GEMM per image, never grouped.
+    Case(input: [3, 6, 12, 11], outChannels: 40, kernel: (1, 1), stride: 1, padding: 0, threads: 2),
+    Case(input: [3, 6, 12, 11], outChannels: 5, kernel: (1, 1), stride: 1, padding: 0, threads: 1),
   ]
 
   @Test(arguments: cases)
