@@ -7,13 +7,10 @@
 // consecutive output columns are consecutive floats. Each block of output columns
 // (one vector wide) then keeps one accumulator per output channel in registers and
 // runs c·kh·kw steps of one load and o broadcast FMAs.
-#include "ekd_kernels.h"
+#include "simd.h"
 
-#include <immintrin.h>
 #include <stdint.h>
 #include <string.h>
-
-#define INLINE static inline __attribute__((always_inline))
 
 // The padded, phase-split rows: prep[((ci * s + phase) * rows + r) * pw + j] is input row
 // first_row + r − pad, column (j·s + phase) − pad, of channel ci (zero outside the image).
@@ -46,15 +43,16 @@ static void prepare(const float *x, int c, int h, int w, int s, int pad, int fir
       }
 }
 
-size_t ekd_direct_conv_scratch(int c, int kh, int kw, int stride, int band_rows, int wo) {
-  int rows = (band_rows - 1) * stride + kh;
-  int pw = wo + (kw - 1) / stride + 1 + 32;
-  return (size_t)c * stride * rows * pw;
+// The padded input rows a band of output rows reads, and the width of each phase of
+// them: every column a tap reads, plus 32 floats that full-width vector loads may touch.
+static int band_rows(int band, int kh, int s) { return (band - 1) * s + kh; }
+static int phase_width(int wo, int kw, int s) { return wo + (kw - 1) / s + 1 + 32; }
+
+size_t ekd_direct_conv_scratch(int c, int kh, int kw, int stride, int band, int wo) {
+  return (size_t)c * stride * band_rows(band, kh, stride) * phase_width(wo, kw, stride);
 }
 
 // ---------------------------------------------------------------- AVX-512F
-#define T512 __attribute__((target("avx512f")))
-
 // nv vectors of 16 output columns (2 when o ≤ 8, so each broadcast weight feeds two
 // FMAs), the last one masked by `m`.
 INLINE T512 void cols512(int o, int nv, int c, int kh, int kw, int s, int rows, int pw, const float *prep, int r0,
@@ -96,12 +94,6 @@ T512 static void direct512(int o, int c, int kh, int kw, int s, int rows, int pw
 }
 
 // ---------------------------------------------------------------- AVX2 + FMA
-#define T256 __attribute__((target("avx2,fma")))
-
-INLINE T256 __m256i mask256(int n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-
 INLINE T256 void cols256(int o, int c, int kh, int kw, int s, int rows, int pw, const float *prep, int r0,
                          int ox, int n, const float *wt, const float *bias, float *y, intptr_t plane, int relu) {
   __m256 acc[16];
@@ -149,14 +141,12 @@ void ekd_direct_conv_isa(int isa, const float *x, int c, int h, int w, const flo
                          int stride, int pad, const float *bias, float *y, int ho, int wo, int row0, int row1,
                          int relu, float *scratch) {
   if (o <= 0 || o > 16 || row1 <= row0 || wo <= 0) return;
-  if (isa > ekd_isa_best()) isa = ekd_isa_best();  // never run what the CPU lacks
   int band = row1 - row0, s = stride;
-  int rows = (band - 1) * s + kh;
-  int pw = wo + (kw - 1) / s + 1 + 32;
+  int rows = band_rows(band, kh, s), pw = phase_width(wo, kw, s);
   prepare(x, c, h, w, s, pad, row0 * s, rows, pw, scratch);
   float *yb = y + (intptr_t)row0 * wo;
   intptr_t plane = (intptr_t)ho * wo;
-  switch (isa) {
+  switch (clamp_isa(isa)) {
   case EKD_ISA_AVX512: direct512(o, c, kh, kw, s, rows, pw, scratch, band, wo, wt, bias, yb, plane, relu); break;
   case EKD_ISA_AVX2: direct256(o, c, kh, kw, s, rows, pw, scratch, band, wo, wt, bias, yb, plane, relu); break;
   default: direct_generic(o, c, kh, kw, s, rows, pw, scratch, band, wo, wt, bias, yb, plane, relu); break;

@@ -3,18 +3,13 @@
 // registers; every step of k loads NR/lanes vectors of one row of B and
 // broadcasts MR scalars of A. Rows of A go in blocks of 8, 4, 2 and 1 (the
 // compiler unrolls each fixed MR); columns in full vectors, then one masked one.
-#include "ekd_kernels.h"
+#include "simd.h"
 
-#include <immintrin.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define INLINE static inline __attribute__((always_inline))
-
 // ---------------------------------------------------------------- AVX-512F
-#define T512 __attribute__((target("avx512f")))
-
 INLINE T512 void block512(int mr, int nv, __mmask16 tail, int k, const float *a, int lda,
                           const float *b, int ldb, float beta, float *c, int ldc, int relu) {
   // nv = vectors of 16 columns (1 or 2); `tail` masks the last one.
@@ -64,14 +59,6 @@ T512 static void thin512(int m, int n, int k, const float *a, int lda, const flo
 }
 
 // ---------------------------------------------------------------- AVX2 + FMA
-#define T256 __attribute__((target("avx2,fma")))
-
-INLINE T256 __m256i mask256(int count) {
-  // Lanes 0 ..< count set (count in 1...8).
-  const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), lanes);
-}
-
 INLINE T256 void block256(int mr, int nv, int tail, int k, const float *a, int lda,
                           const float *b, int ldb, float beta, float *c, int ldc, int relu) {
   // nv = vectors of 8 columns (1 or 2); the last one holds `tail` columns (1...8).
@@ -157,8 +144,7 @@ int ekd_isa_best(void) {
 void ekd_thin_gemm_isa(int isa, int m, int n, int k, const float *a, int lda, const float *b,
                        int ldb, float beta, float *c, int ldc, int relu) {
   if (m <= 0 || n <= 0) return;
-  if (isa > ekd_isa_best()) isa = ekd_isa_best();  // never run what the CPU lacks
-  switch (isa) {
+  switch (clamp_isa(isa)) {
   case EKD_ISA_AVX512: thin512(m, n, k, a, lda, b, ldb, beta, c, ldc, relu); break;
   case EKD_ISA_AVX2: thin256(m, n, k, a, lda, b, ldb, beta, c, ldc, relu); break;
   default: thin_generic(m, n, k, a, lda, b, ldb, beta, c, ldc, relu); break;

@@ -32,16 +32,9 @@ public final class InferencePlan {
       "inference plan for \(graph.shapes[0]) given \(input.shape)")
     let n = input.shape[0]
     guard Self.imageParallel, threads > 1, n >= threads, n % threads == 0 || n >= 4 * threads else { return runImages(input, threads: threads) }
-    // One slot per worker in a buffer of its own: workers assigning elements of one
-    // Swift array would race on its copy-on-write check.
-    let parts = UnsafeMutableBufferPointer<Tensor?>.allocate(capacity: threads)
-    parts.initialize(repeating: nil)
-    defer {
-      _ = parts.deinitialize()
-      parts.deallocate()
-    }
-    Parallel.chunks(n, threads: threads) { images, w in parts[w] = runImages(input.items(images), threads: 1) }
-    let outputs = parts.compactMap { $0 }
+    let outputs = Parallel.collect(threads) { parts in
+      Parallel.chunks(n, threads: threads) { images, w in parts[w] = runImages(input.items(images), threads: 1) }
+    }.compactMap { $0 }
     var shape = outputs[0].shape
     shape[0] = n
     var y = Tensor(uninitialized: shape)

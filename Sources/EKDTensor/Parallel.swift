@@ -39,6 +39,22 @@ public enum Parallel {
   }
 }
 
+extension Parallel {
+  /// `count` results of concurrent threads, each written into its own slot of the
+  /// buffer `fill` gets (nil where none was written). Why not a shared Swift array:
+  /// threads assigning its elements race on its copy-on-write check.
+  public static func collect<T>(_ count: Int, _ fill: (UnsafeMutableBufferPointer<T?>) -> Void) -> [T?] {
+    let slots = UnsafeMutableBufferPointer<T?>.allocate(capacity: count)
+    slots.initialize(repeating: nil)
+    defer {
+      _ = slots.deinitialize()
+      slots.deallocate()
+    }
+    fill(slots)
+    return Array(slots)
+  }
+}
+
 /// Threads that stay awake between the ops of a step.
 ///
 /// Why: a small student's op runs for tens of microseconds, and handing it to

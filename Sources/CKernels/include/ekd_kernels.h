@@ -24,8 +24,8 @@ void ekd_thin_gemm(int m, int n, int k, const float *a, int lda, const float *b,
 void ekd_thin_gemm_isa(int isa, int m, int n, int k, const float *a, int lda, const float *b,
                        int ldb, float beta, float *c, int ldc, int relu);
 
-/// Floats of scratch ekd_direct_conv_isa needs for a band of `band_rows` output rows.
-size_t ekd_direct_conv_scratch(int c, int kh, int kw, int stride, int band_rows, int wo);
+/// Floats of scratch ekd_direct_conv_isa needs for a band of `band` output rows.
+size_t ekd_direct_conv_scratch(int c, int kh, int kw, int stride, int band, int wo);
 
 /// Output rows row0 ..< row1 of one image of a direct convolution: y (o × ho × wo) =
 /// conv(x (c × h × w), wt (o × c × kh × kw), stride, zero padding pad) + bias (may be

@@ -41,30 +41,23 @@ public final class LocalReplicas: @unchecked Sendable {
   /// Runs `body(rank)` on `size` threads at once (rank 0 on a new thread too), waits
   /// for all of them, and returns their results in rank order.
   ///
-  /// Each thread writes only its own slot of a buffer that outlives them: callers need
-  /// no shared array of their own (two threads assigning elements of one Swift array
-  /// race on its copy-on-write check).
+  /// Each thread writes only its own slot (`Parallel.collect`).
   @discardableResult
   public func run<T>(_ body: @escaping @Sendable (Int) -> T) -> [T] {
-    let results = UnsafeMutableBufferPointer<T?>.allocate(capacity: size)
-    results.initialize(repeating: nil)
-    defer {
-      _ = results.deinitialize()
-      results.deallocate()
-    }
-    nonisolated(unsafe) let slots = results
-    let done = DispatchGroup()
-    for r in 0..<size {
-      done.enter()
-      let t = Thread {
-        slots[r] = body(r)
-        done.leave()
+    Parallel.collect(size) { results in
+      nonisolated(unsafe) let slots = results
+      let done = DispatchGroup()
+      for r in 0..<size {
+        done.enter()
+        let t = Thread {
+          slots[r] = body(r)
+          done.leave()
+        }
+        t.stackSize = 16 << 20
+        t.start()
       }
-      t.stackSize = 16 << 20
-      t.start()
-    }
-    done.wait()
-    return results.map { $0! }
+      done.wait()
+    }.map { $0! }
   }
 
   /// Called by a member that has failed and will call no collective again: the

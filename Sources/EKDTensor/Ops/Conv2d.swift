@@ -80,6 +80,23 @@ public enum Conv2dKernel {
     let p = ho * wo, k = c * g.kernelHeight * g.kernelWidth
     var y = Tensor(uninitialized: yShape)
     let px = x.pointer, pw = w.pointer, py = y.mutablePointer, pb = b?.pointer
+    if DirectConv.applies(inputChannels: c, outputChannels: o, geometry: g) {
+      // A stem: no im2col at all (DirectConv), in bands of up to 32 output rows (its
+      // padded input rows overlap by kh − stride, so wider bands copy less).
+      let bands = (ho + 31) / 32, band = (ho + bands - 1) / bands
+      let scratchCount = DirectConv.scratchCount(channels: c, geometry: g, rows: band, outputWidth: wo)
+      Parallel.chunks(n * bands, threads: plan.map { $0.workers * $0.gemmThreads } ?? threads) { range, _ in
+        var scratch = Scratch()
+        let buffer = scratch.cols(scratchCount)
+        for unit in range {
+          let (i, first) = (unit / bands, unit % bands * band)
+          DirectConv.run(
+            x: px + i * c * h * wd, channels: c, height: h, width: wd, weight: pw, outputChannels: o, geometry: g, bias: pb,
+            y: py + i * o * p, outputHeight: ho, outputWidth: wo, rows: first..<min(ho, first + band), relu: relu, scratch: buffer)
+        }
+      }
+      return y
+    }
     var plan = plan ?? (workers: threads, gemmThreads: 1)
     var work = tiles(images: 0..<n, height: ho, width: wo, k: k, workers: plan.workers, columns: tileColumns)
     if g.isPointwise && p >= 128 {
@@ -96,24 +113,6 @@ public enum Conv2dKernel {
     let widest = work.map { $0.images.count * $0.rows.count * wo }.max() ?? 0
     // Few output channels: our own kernel, which does not pack the im2col tile (ThinGEMM).
     let thin = o <= ThinGEMM.maximumRows && k <= ThinGEMM.maximumDepth && ThinGEMM.enabled
-    if DirectConv.applies(inputChannels: c, outputChannels: o, geometry: g) {
-      // A stem: no im2col at all (DirectConv), in bands of up to 32 output rows (its
-      // padded input rows overlap by kh − stride, so wider bands copy less).
-      let bands = (ho + 31) / 32, band = (ho + bands - 1) / bands
-      let workers = plan.workers * plan.gemmThreads
-      let scratchCount = DirectConv.scratchCount(channels: c, geometry: g, rows: band, outputWidth: wo)
-      Parallel.chunks(n * bands, threads: workers) { range, _ in
-        var scratch = Scratch()
-        let buffer = scratch.cols(scratchCount)
-        for unit in range {
-          let (i, first) = (unit / bands, unit % bands * band)
-          DirectConv.run(
-            x: px + i * c * h * wd, channels: c, height: h, width: wd, weight: pw, outputChannels: o, geometry: g, bias: pb,
-            y: py + i * o * p, outputHeight: ho, outputWidth: wo, rows: first..<min(ho, first + band), relu: relu, scratch: buffer)
-        }
-      }
-      return y
-    }
     // Tiles write disjoint outputs, so they are shared out regardless of image.
     Parallel.chunks(work.count, threads: plan.workers) { range, _ in
       var scratch = Scratch()
