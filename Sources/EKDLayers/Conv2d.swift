@@ -22,10 +22,13 @@ public final class Conv2d: LeafLayer {
   public var inputChannels: Int { weight.shape[1] }
   public var outputChannels: Int { weight.shape[0] }
 
-  public func callAsFunction(_ x: Variable) -> Variable {
+  public func callAsFunction(_ x: Variable) -> Variable { self(x, relu: false) }
+
+  /// The conv followed by ReLU, fused (same result as `ReLU()(conv(x))`; see `Tape.conv2d`).
+  public func callAsFunction(_ x: Variable, relu: Bool) -> Variable {
     if let y = placeholder(for: x) { return y }
     let t = x.tape
-    return t.conv2d(x, weight: t.variable(weight), bias: bias.map { t.variable($0) }, geometry: geometry)
+    return t.conv2d(x, weight: t.variable(weight), bias: bias.map { t.variable($0) }, geometry: geometry, relu: relu)
   }
 
   public func visitParameters(_ visit: (String, Parameter) -> Void) {

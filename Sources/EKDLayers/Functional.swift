@@ -101,14 +101,18 @@ public final class Sequential: CompositeLayer {
 
   public var children: [(name: String, layer: any Layer)] { layers.enumerated().map { ("\($0.offset)", $0.element) } }
 
-  /// Runs the layers in order; a BatchNorm2d directly followed by a ReLU runs
-  /// as one fused op (same result, one pass fewer over the activations).
+  /// Runs the layers in order; a BatchNorm2d or Conv2d directly followed by a ReLU
+  /// runs as one fused op (same result, one pass fewer over the activations).
   public func callAsFunction(_ x: Variable) -> Variable {
     var y = x
     var i = 0
     while i < layers.count {
-      if let bn = layers[i] as? BatchNorm2d, i + 1 < layers.count, layers[i + 1] is ReLU {
+      let reluFollows = i + 1 < layers.count && layers[i + 1] is ReLU
+      if reluFollows, let bn = layers[i] as? BatchNorm2d {
         y = bn(y, relu: true)
+        i += 2
+      } else if reluFollows, let conv = layers[i] as? Conv2d {
+        y = conv(y, relu: true)
         i += 2
       } else {
         y = layers[i](y)

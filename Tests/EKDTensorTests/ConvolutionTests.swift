@@ -70,3 +70,41 @@ import _EKDTestSupport
     }
   }
 }
+
+/// conv2d(relu: true) against conv2d followed by relu(), in value and in every gradient,
+/// on each tiling path: bands of one image, groups of small images, pointwise in place,
+/// one and two workers (two workers sum the bias gradient in per-worker rows).
+@Suite struct FusedConvReLU {
+  @Test(arguments: [1, 2])
+  func matchesTheUnfusedPair(threads: Int) {
+    var rng = SeededRandom(seed: 21)
+    let cases: [(shape: [Int], out: Int, kernel: Int, stride: Int, padding: Int, bias: Bool)] = [
+      ([3, 3, 40, 37], 5, 3, 1, 1, true),  // banded: more positions than a tile
+      ([5, 4, 6, 7], 9, 3, 2, 1, true),  // grouped small images
+      ([3, 6, 12, 11], 40, 1, 1, 0, true),  // pointwise, read in place
+      ([2, 2, 9, 9], 3, 1, 2, 0, false),  // strided pointwise, no bias
+    ]
+    for c in cases {
+      let g = ConvGeometry(kernel: c.kernel, stride: c.stride, padding: c.padding)
+      let x = Tensor.randomNormal(Shape(c.shape), using: &rng)
+      let w = Tensor.randomNormal([c.out, c.shape[1], c.kernel, c.kernel], using: &rng)
+      let b = Tensor.randomNormal([c.out], using: &rng)
+      var results: [[Tensor]] = []
+      var seed: Tensor?
+      for fused in [true, false] {
+        let tape = Tape(threads: threads)
+        let (vx, vw) = (tape.input(x), tape.input(w))
+        let vb = c.bias ? tape.input(b) : nil
+        let y = fused ? tape.conv2d(vx, weight: vw, bias: vb, geometry: g, relu: true) : tape.conv2d(vx, weight: vw, bias: vb, geometry: g).relu()
+        if seed == nil { seed = Tensor.randomNormal(y.shape, using: &rng) }
+        tape.backward(from: y, seed: seed)
+        results.append([y.value, tape.gradient(of: vx)!, tape.gradient(of: vw)!] + (vb.map { [tape.gradient(of: $0)!] } ?? []))
+      }
+      #expect(results[0][0].scalars.contains(0) && results[0][0].scalars.contains { $0 > 0 })  // the ReLU clipped some, not all
+      for (a, e) in zip(results[0], results[1]) {
+        let scale = e.scalars.map(abs).max() ?? 1
+        #expect(Reference.maxAbsDifference(a, e) <= 1e-5 * max(scale, 1), "\(c.shape) k\(c.kernel) s\(c.stride)")
+      }
+    }
+  }
+}

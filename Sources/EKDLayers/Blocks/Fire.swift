@@ -19,7 +19,7 @@ public final class Fire: CompositeLayer {
   }
 
   public func callAsFunction(_ x: Variable) -> Variable {
-    let s = squeeze(x).relu()
-    return x.tape.concat([expand1x1(s).relu(), expand3x3(s).relu()])
+    let s = squeeze(x, relu: true)
+    return x.tape.concat([expand1x1(s, relu: true), expand3x3(s, relu: true)])
   }
 }

@@ -170,20 +170,25 @@ public enum Conv2dKernel {
   }
 
   /// Accumulates dX, dW, db (each optional) for dY.
+  ///
+  /// - Parameter reluOutput: forward's output when it fused a ReLU. Its sign masks
+  ///   dy tile by tile, while the tile is in cache, instead of in a pass of its own.
   public static func backward(
     _ dy: Tensor, input x: Tensor, weight w: Tensor, geometry g: ConvGeometry, threads: Int,
     dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?,
-    plan: (workers: Int, gemmThreads: Int)? = nil, tileColumns: Int? = nil
+    reluOutput: Tensor? = nil, plan: (workers: Int, gemmThreads: Int)? = nil, tileColumns: Int? = nil
   ) {
     let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let (o, ho, wo) = (w.shape[0], dy.shape[2], dy.shape[3])
     let p = ho * wo, k = c * g.kernelHeight * g.kernelWidth
-    let px = x.pointer, pw = w.pointer, pg = dy.pointer
+    let px = x.pointer, pw = w.pointer, pg = dy.pointer, py = reluOutput?.pointer
     let plan = plan ?? backwardPlan(batch: n, threads: threads)
     // Per-worker dW partial sums when the batch is split; worker 0 writes dw directly.
     let partials =
       (dw != nil && plan.workers > 1)
       ? (1..<plan.workers).map { _ in TensorStorage(zeroedCount: o * k) } : []
+    // With a ReLU, db sums the masked tiles: one row of O per worker.
+    let biasPartials = (db != nil && py != nil) ? TensorStorage(zeroedCount: o * plan.workers) : nil
     // Workers own whole images, so col2im of different workers never overlaps.
     Parallel.chunks(n, threads: plan.workers) { images, worker in
       let dwOut = worker == 0 ? dw : partials[worker - 1].pointer
@@ -195,7 +200,19 @@ public enum Conv2dKernel {
         let direct = t.images.count == 1 && g.isPointwise
         // dY for this tile as an O × width matrix with row stride ldg.
         let gt: UnsafePointer<Float>, ldg: Int
-        if t.images.count == 1 {
+        if let py {
+          let masked = scratch.out(o * widest)
+          for (j, i) in t.images.enumerated() {
+            let offset = i * o * p + t.rows.lowerBound * wo
+            for r in 0..<o {
+              ReLUMask.apply(pg + offset + r * p, output: py + offset + r * p, count: pc, into: masked + r * width + j * pc)
+            }
+          }
+          if let sums = biasPartials?.pointer.advanced(by: worker * o) {
+            for r in 0..<o { sums[r] += ReLUMask.sum(masked + r * width, count: width) }
+          }
+          (gt, ldg) = (UnsafePointer(masked), width)
+        } else if t.images.count == 1 {
           (gt, ldg) = (pg + first * o * p + t.rows.lowerBound * wo, p)
         } else {
           let gathered = scratch.out(o * widest)
@@ -244,7 +261,9 @@ public enum Conv2dKernel {
         for j in 0..<(o * k) { dw[j] += q[j] }
       }
     }
-    if let db {
+    if let db, let sums = biasPartials?.pointer {
+      for wk in 0..<plan.workers { for r in 0..<o { db[r] += sums[wk * o + r] } }
+    } else if let db {
       for i in 0..<n {
         for r in 0..<o {
           let row = pg + (i * o + r) * p
@@ -273,15 +292,57 @@ public enum Conv2dKernel {
 
 extension Tape {
   /// y = conv2d(x, weight) + bias, x NCHW, weight [O, C, kh, kw], bias [O].
-  public func conv2d(_ x: Variable, weight: Variable, bias: Variable?, geometry: ConvGeometry) -> Variable {
-    let y = Conv2dKernel.forward(x.value, weight: weight.value, bias: bias?.value, geometry: geometry, threads: threads)
+  ///
+  /// `relu` fuses a following ReLU: forward clamps each tile in cache and keeps one
+  /// activation instead of two, backward masks dy inside the conv's tiles. An
+  /// exporter's tape sees the two ops, as its graph names them.
+  public func conv2d(_ x: Variable, weight: Variable, bias: Variable?, geometry: ConvGeometry, relu: Bool = false) -> Variable {
+    if relu && tracer != nil { return conv2d(x, weight: weight, bias: bias, geometry: geometry).relu() }
+    let y = Conv2dKernel.forward(x.value, weight: weight.value, bias: bias?.value, geometry: geometry, threads: threads, relu: relu)
     tracer?.traced(.conv2d(weight: weight.value, bias: bias?.value, geometry: geometry), inputs: [x.value], output: y)
     let inputs = bias.map { [x, weight, $0] } ?? [x, weight]
-    let (workers, xv, wv) = (threads, x.value, weight.value)
+    let (workers, xv, wv, out) = (threads, x.value, weight.value, relu ? y : nil)
     return record(y, inputs: inputs) { dy, d in
       Conv2dKernel.backward(
         dy, input: xv, weight: wv, geometry: geometry, threads: workers,
-        dx: d[0], dw: d[1], db: d.count > 2 ? d[2] : nil)
+        dx: d[0], dw: d[1], db: d.count > 2 ? d[2] : nil, reluOutput: out)
     }
+  }
+}
+
+/// dy·[y > 0], the gradient through a ReLU from its output's sign (NaN in y masks).
+enum ReLUMask {
+  @inline(__always)
+  static func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
+
+  @inline(__always)
+  static func apply(_ g: UnsafePointer<Float>, output y: UnsafePointer<Float>, count n: Int, into d: UnsafeMutablePointer<Float>) {
+    var j = 0
+    let zero = SIMD16<Float>()
+    while j + 16 <= n {
+      var v = load(g + j)
+      v.replace(with: zero, where: .!(load(y + j) .> zero))
+      UnsafeMutableRawPointer(d + j).storeBytes(of: v, as: SIMD16<Float>.self)
+      j += 16
+    }
+    while j < n {
+      d[j] = y[j] > 0 ? g[j] : 0
+      j += 1
+    }
+  }
+
+  @inline(__always)
+  static func sum(_ p: UnsafePointer<Float>, count n: Int) -> Float {
+    var acc = SIMD16<Float>(), j = 0
+    while j + 16 <= n {
+      acc += load(p + j)
+      j += 16
+    }
+    var s = acc.sum()
+    while j < n {
+      s += p[j]
+      j += 1
+    }
+    return s
   }
 }
