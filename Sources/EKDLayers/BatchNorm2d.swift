@@ -29,14 +29,15 @@ public final class BatchNorm2d: LeafLayer {
 
   public func callAsFunction(_ x: Variable) -> Variable { self(x, relu: false) }
 
-  /// BN followed by ReLU, fused into one pass (same result as `ReLU()(bn(x))`).
-  public func callAsFunction(_ x: Variable, relu: Bool) -> Variable {
+  /// BN followed by ReLU, fused into one pass (same result as `ReLU()(bn(x))`);
+  /// with `residual`, ReLU(bn(x) + residual), a ResNet block's end.
+  public func callAsFunction(_ x: Variable, relu: Bool, residual: Variable? = nil) -> Variable {
     if let y = placeholder(for: x) { return y }
     let t = x.tape
     if t.isRecording && t.updatesRunningStatistics { batchesTracked.value[flat: 0] += 1 }
     return t.batchNorm2d(
       x, scale: t.variable(weight), shift: t.variable(bias), runningMean: runningMean,
-      runningVariance: runningVariance, momentum: momentum, epsilon: epsilon, relu: relu)
+      runningVariance: runningVariance, momentum: momentum, epsilon: epsilon, relu: relu, residual: residual)
   }
 
   public func visitParameters(_ visit: (String, Parameter) -> Void) {

@@ -108,4 +108,35 @@ import _EKDTestSupport
     for (a, b) in zip(results[0], results[1]) { #expect(Reference.maxAbsDifference(a, b) < 1e-6) }
     #expect(results[0][0].scalars.contains(0))  // the ReLU did clip something
   }
+
+  /// bn(x, relu:, residual: r) equals ReLU()(bn(x) + r), or bn(x) + r, in value and in
+  /// every gradient (the residual's included), on training and inference tapes, 1 and 2 threads.
+  @Test(arguments: [(true, 1), (false, 2), (true, 2)])
+  func residualMatchesTheUnfusedOps(relu: Bool, threads: Int) {
+    var rng = SeededRandom(seed: 17)
+    let bn = BatchNorm2d(5)
+    bn.weight.value = Tensor.randomUniform([5], in: 0.5...1.5, using: &rng)
+    bn.bias.value = Tensor.randomNormal([5], using: &rng)
+    bn.runningMean.value = Tensor.randomNormal([5], using: &rng)
+    let x = Tensor.randomNormal([3, 5, 6, 7], using: &rng), skip = Tensor.randomNormal([3, 5, 6, 7], using: &rng)
+    let seed = Tensor.randomNormal([3, 5, 6, 7], using: &rng)
+    for mode in [Tape.Mode.training, .inference] {
+      var results: [[Tensor]] = []
+      for fused in [true, false] {
+        bn.zeroGradients()
+        let tape = Tape(mode: mode, threads: threads)
+        tape.updatesRunningStatistics = false
+        let (v, r) = (tape.input(x), tape.input(skip))
+        let y = fused ? bn(v, relu: relu, residual: r) : (relu ? ReLU()(bn(v) + r) : bn(v) + r)
+        guard mode == .training else {
+          results.append([y.value])
+          continue
+        }
+        tape.backward(from: y, seed: seed)
+        results.append([y.value, tape.gradient(of: v)!, tape.gradient(of: r)!, bn.weight.grad, bn.bias.grad])
+      }
+      for (a, b) in zip(results[0], results[1]) { #expect(Reference.maxAbsDifference(a, b) < 1e-5, "\(mode)") }
+      #expect(results[0][0].scalars.contains(0) == relu)  // the ReLU clipped something
+    }
+  }
 }

@@ -30,7 +30,7 @@ public final class Bottleneck: CompositeLayer {
   }
 
   public func callAsFunction(_ x: Variable) -> Variable {
-    let y = bn3(conv3(bn2(conv2(bn1(conv1(x), relu: true)), relu: true)))
-    return (y + (downsample?(x) ?? x)).relu()
+    let shortcut = downsample?(x) ?? x
+    return bn3(conv3(bn2(conv2(bn1(conv1(x), relu: true)), relu: true)), relu: true, residual: shortcut)
   }
 }

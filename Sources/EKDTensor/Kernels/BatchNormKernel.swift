@@ -6,7 +6,9 @@
 ///   running ← (1 − momentum)·running + momentum·batch statistic
 /// Inference: the running statistics stand in for μ_B, σ²_B.
 /// With `relu`, y = max(γ·x̂ + β, 0) in one pass (the pre-activation blocks
-/// and conv-BN-ReLU stacks use this; it saves a full read and write).
+/// and conv-BN-ReLU stacks use this; it saves a full read and write). With a
+/// `residual` r as well, y = max(γ·x̂ + β + r, 0): the end of a ResNet block,
+/// whose add and ReLU would be two more passes.
 /// Backward (training), M = N·H·W per channel:
 ///   dx = γ/(M·√(σ²+ε)) · (M·dy − Σdy − x̂·Σ(dy·x̂)),  dγ = Σ dy·x̂,  dβ = Σ dy
 ///
@@ -35,8 +37,9 @@ public enum BatchNormKernel {
   /// Normalises `x` with its batch statistics (`useBatch`) or the running ones.
   public static func forward(
     _ x: Tensor, scale gamma: Tensor, shift beta: Tensor, runningMean: Tensor, runningVariance: Tensor,
-    useBatch: Bool, epsilon: Float, relu: Bool, threads: Int, replicas: (any ReplicaGroup)? = nil
+    useBatch: Bool, epsilon: Float, relu: Bool, residual: Tensor? = nil, threads: Int, replicas: (any ReplicaGroup)? = nil
   ) -> (y: Tensor, statistics: Statistics) {
+    precondition(residual == nil || residual!.shape == x.shape, "batch norm residual \(residual!.shape) for input \(x.shape)")
     let (n, c) = (x.shape[0], x.shape[1])
     let hw = x.count / max(n * c, 1)
     var m = n * hw
@@ -45,7 +48,7 @@ public enum BatchNormKernel {
     var mean = Tensor(uninitialized: [c]), invStd = Tensor(uninitialized: [c])
     var y = Tensor(uninitialized: x.shape)
     let px = x.pointer, py = y.mutablePointer, pm = mean.mutablePointer, ps = invStd.mutablePointer
-    let pg = gamma.pointer, pb = beta.pointer
+    let pg = gamma.pointer, pb = beta.pointer, pr = residual?.pointer
     let rm = runningMean.pointer, rv = runningVariance.pointer
     var batchVariance = [Float](repeating: 0, count: c)
     batchVariance.withUnsafeMutableBufferPointer { bv in
@@ -68,7 +71,14 @@ public enum BatchNormKernel {
           let a = pg[ch] * inv, b = pb[ch] - Float(mu) * a
           for i in 0..<n {
             let src = px + (i * c + ch) * hw, dst = py + (i * c + ch) * hw
-            if relu {
+            if let pr {
+              let res = pr + (i * c + ch) * hw
+              if relu {
+                for j in 0..<hw { dst[j] = Swift.max(src[j] * a + b + res[j], 0) }
+              } else {
+                for j in 0..<hw { dst[j] = src[j] * a + b + res[j] }
+              }
+            } else if relu {
               for j in 0..<hw { dst[j] = Swift.max(src[j] * a + b, 0) }
             } else {
               for j in 0..<hw { dst[j] = src[j] * a + b }
@@ -77,6 +87,7 @@ public enum BatchNormKernel {
         }
       }
     }
+    withExtendedLifetime(residual) {}
     return (y, Statistics(mean: mean, invStd: invStd, batchVariance: batchVariance, isBatch: useBatch, count: m))
   }
 
@@ -113,70 +124,9 @@ public enum BatchNormKernel {
     var total = 0.0
     for i in 0..<n {
       let row = px + (i * c + ch) * hw
-      total += Double(mu.map { squaredDeviations(row, hw, around: $0) } ?? sum(row, hw))
+      total += Double(mu.map { Rows.squaredDeviations(row, hw, around: $0) } ?? Rows.sum(row, hw))
     }
     return total
-  }
-
-  // Float sums over a row in 16 independent lanes: a single running sum is one
-  // dependent add per element (the compiler may not reorder float adds), which made
-  // batch norm a third of a ts500m training step.
-
-  @inline(__always)
-  static func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
-
-  @inline(__always)
-  static func sum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc = SIMD16<Float>(), j = 0
-    while j + 16 <= n {
-      acc += load(p + j)
-      j += 16
-    }
-    var s = acc.sum()
-    while j < n {
-      s += p[j]
-      j += 1
-    }
-    return s
-  }
-
-  @inline(__always)
-  static func squaredDeviations(_ p: UnsafePointer<Float>, _ n: Int, around mu: Float) -> Float {
-    var acc = SIMD16<Float>(), j = 0
-    let m = SIMD16<Float>(repeating: mu)
-    while j + 16 <= n {
-      let d = load(p + j) - m
-      acc += d * d
-      j += 16
-    }
-    var s = acc.sum()
-    while j < n {
-      s += (p[j] - mu) * (p[j] - mu)
-      j += 1
-    }
-    return s
-  }
-
-  /// (Σ g, Σ g·(x − μ)) over a row, with g = dy masked by y > 0 when `y` is given.
-  @inline(__always)
-  static func gradientSums(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>?, _ n: Int, around mu: Float) -> (Float, Float) {
-    var a = SIMD16<Float>(), b = SIMD16<Float>(), j = 0
-    let m = SIMD16<Float>(repeating: mu), zero = SIMD16<Float>()
-    while j + 16 <= n {
-      var gv = load(g + j)
-      if let y { gv.replace(with: zero, where: .!(load(y + j) .> zero)) }  // as y > 0 ? g : 0, NaN included
-      a += gv
-      b += gv * (load(x + j) - m)
-      j += 16
-    }
-    var (sa, sb) = (a.sum(), b.sum())
-    while j < n {
-      let gj = y.map { $0[j] > 0 ? g[j] : 0 } ?? g[j]
-      sa += gj
-      sb += gj * (x[j] - mu)
-      j += 1
-    }
-    return (sa, sb)
   }
 
   /// Moves the running averages toward a batch's statistics.
@@ -194,14 +144,15 @@ public enum BatchNormKernel {
     }
   }
 
-  /// Accumulates dX, dγ, dβ (each optional) for dY.
+  /// Accumulates dX, dγ, dβ and d(residual) (each optional) for dY.
   ///
   /// - Parameter reluOutput: forward's output when it fused a ReLU (its sign
   ///   masks dy); nil otherwise.
   public static func backward(
     _ dyIn: Tensor, input x: Tensor, scale gamma: Tensor, statistics: Statistics, reluOutput: Tensor?, threads: Int,
     replicas: (any ReplicaGroup)? = nil,
-    dx: UnsafeMutablePointer<Float>?, dscale dgamma: UnsafeMutablePointer<Float>?, dshift dbeta: UnsafeMutablePointer<Float>?
+    dx: UnsafeMutablePointer<Float>?, dscale dgamma: UnsafeMutablePointer<Float>?, dshift dbeta: UnsafeMutablePointer<Float>?,
+    dresidual: UnsafeMutablePointer<Float>? = nil
   ) {
     let (n, c) = (x.shape[0], x.shape[1])
     let hw = x.count / max(n * c, 1), m = statistics.count, useBatch = statistics.isBatch
@@ -220,7 +171,7 @@ public enum BatchNormKernel {
           var sdy: Float = 0, sdyx: Float = 0
           for i in 0..<n {
             let o = (i * c + ch) * hw
-            let (a, b) = gradientSums(g + o, px + o, pr.map { $0 + o }, hw, around: mu)
+            let (a, b) = Rows.gradientSums(g + o, px + o, pr.map { $0 + o }, hw, around: mu)
             sdy += a
             sdyx += b
           }
@@ -232,7 +183,7 @@ public enum BatchNormKernel {
       }
     }
     if let replicas, useBatch, dx != nil { replicas.sum(&sums) }
-    guard let dx else { return }
+    guard dx != nil || dresidual != nil else { return }
     let totals = sums
     Parallel.chunks(c, threads: threads) { channels, _ in
       for ch in channels {
@@ -241,20 +192,16 @@ public enum BatchNormKernel {
         let k = pg[ch] * inv
         for i in 0..<n {
           let o = (i * c + ch) * hw
-          let gr = g + o, xr = px + o, dr = dx + o
+          let gr = g + o, xr = px + o
+          let yr = pr.map { $0 + o }
+          if let rr = dresidual.map({ $0 + o }) { Rows.accumulate(gr, masking: yr, scale: 1, x: nil, 0, 0, into: rr, hw) }
+          guard let dr = dx.map({ $0 + o }) else { continue }
           if useBatch {
+            // a·(M·g − Σg − (x − μ)·cx) = (a·M)·g − (a·cx)·x + a·(cx·μ − Σg)
             let a = k / Float(m), cx = sdyx * inv
-            if let pr {
-              let yr = pr + o
-              for j in 0..<hw { dr[j] += a * (Float(m) * (yr[j] > 0 ? gr[j] : 0) - sdy - (xr[j] - mu) * cx) }
-            } else {
-              for j in 0..<hw { dr[j] += a * (Float(m) * gr[j] - sdy - (xr[j] - mu) * cx) }
-            }
-          } else if let pr {
-            let yr = pr + o
-            for j in 0..<hw { dr[j] += k * (yr[j] > 0 ? gr[j] : 0) }
+            Rows.accumulate(gr, masking: yr, scale: a * Float(m), x: xr, -a * cx, a * (cx * mu - sdy), into: dr, hw)
           } else {
-            for j in 0..<hw { dr[j] += k * gr[j] }
+            Rows.accumulate(gr, masking: yr, scale: k, x: nil, 0, 0, into: dr, hw)
           }
         }
       }

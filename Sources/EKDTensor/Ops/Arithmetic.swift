@@ -83,7 +83,7 @@ extension Variable {
       guard let d = dx[0] else { return }
       let g = dy.pointer, py = out.pointer
       Parallel.chunks(n, threads: workers, minimumPerWorker: 1 << 16) { range, _ in
-        for i in range { d[i] += py[i] > 0 ? g[i] : 0 }
+        Rows.accumulate(g + range.lowerBound, masking: py + range.lowerBound, scale: 1, x: nil, 0, 0, into: d + range.lowerBound, range.count)
       }
     }
   }

@@ -205,11 +205,11 @@ public enum Conv2dKernel {
           for (j, i) in t.images.enumerated() {
             let offset = i * o * p + t.rows.lowerBound * wo
             for r in 0..<o {
-              ReLUMask.apply(pg + offset + r * p, output: py + offset + r * p, count: pc, into: masked + r * width + j * pc)
+              Rows.mask(pg + offset + r * p, by: py + offset + r * p, pc, into: masked + r * width + j * pc)
             }
           }
           if let sums = biasPartials?.pointer.advanced(by: worker * o) {
-            for r in 0..<o { sums[r] += ReLUMask.sum(masked + r * width, count: width) }
+            for r in 0..<o { sums[r] += Rows.sum(masked + r * width, width) }
           }
           (gt, ldg) = (UnsafePointer(masked), width)
         } else if t.images.count == 1 {
@@ -307,42 +307,5 @@ extension Tape {
         dy, input: xv, weight: wv, geometry: geometry, threads: workers,
         dx: d[0], dw: d[1], db: d.count > 2 ? d[2] : nil, reluOutput: out)
     }
-  }
-}
-
-/// dy·[y > 0], the gradient through a ReLU from its output's sign (NaN in y masks).
-enum ReLUMask {
-  @inline(__always)
-  static func load(_ p: UnsafePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
-
-  @inline(__always)
-  static func apply(_ g: UnsafePointer<Float>, output y: UnsafePointer<Float>, count n: Int, into d: UnsafeMutablePointer<Float>) {
-    var j = 0
-    let zero = SIMD16<Float>()
-    while j + 16 <= n {
-      var v = load(g + j)
-      v.replace(with: zero, where: .!(load(y + j) .> zero))
-      UnsafeMutableRawPointer(d + j).storeBytes(of: v, as: SIMD16<Float>.self)
-      j += 16
-    }
-    while j < n {
-      d[j] = y[j] > 0 ? g[j] : 0
-      j += 1
-    }
-  }
-
-  @inline(__always)
-  static func sum(_ p: UnsafePointer<Float>, count n: Int) -> Float {
-    var acc = SIMD16<Float>(), j = 0
-    while j + 16 <= n {
-      acc += load(p + j)
-      j += 16
-    }
-    var s = acc.sum()
-    while j < n {
-      s += p[j]
-      j += 1
-    }
-    return s
   }
 }
