@@ -87,7 +87,6 @@ enum Rows {
     }
   }
 
-
   /// d = g·[y > 0].
   @inline(__always)
   static func mask(_ g: UnsafePointer<Float>, by y: UnsafePointer<Float>, _ n: Int, into d: UnsafeMutablePointer<Float>) {

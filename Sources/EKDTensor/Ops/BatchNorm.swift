@@ -11,9 +11,10 @@ extension Tape {
     momentum: Float = 0.1, epsilon: Float = 1e-5, relu: Bool = false, residual: Variable? = nil
   ) -> Variable {
     if let residual, tracer != nil {
-      let y = batchNorm2d(
-        x, scale: gamma, shift: beta, runningMean: runningMean, runningVariance: runningVariance, momentum: momentum,
-        epsilon: epsilon) + residual
+      let y =
+        batchNorm2d(
+          x, scale: gamma, shift: beta, runningMean: runningMean, runningVariance: runningVariance, momentum: momentum,
+          epsilon: epsilon) + residual
       return relu ? y.relu() : y
     }
     let (xs, gs) = (x.value, gamma.value)
