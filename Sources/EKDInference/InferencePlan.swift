@@ -12,12 +12,44 @@ public final class InferencePlan {
   /// For each value, the index of the last node that reads it (the output: never freed).
   private let lastUse: [Int]
 
+  /// For a conv whose only reader is a channel concat: that concat's node and the
+  /// channel where this conv's output starts in it. The conv writes there, and the
+  /// concat has nothing left to copy.
+  private let concatSlot: [Int: (concat: Int, channel: Int)]
+
+  /// How many concats the plan never copies (their convs write into them).
+  public var concatsWrittenInPlace: Int { Set(concatSlot.values.map(\.concat)).count }
+
   public init(_ student: Student) throws(GraphError) {
-    graph = try InferenceGraph.trace(student)
+    let graph = try InferenceGraph.trace(student)
+    self.graph = graph
     var last = [Int](repeating: -1, count: graph.nodes.count + 1)
-    for (k, node) in graph.nodes.enumerated() { for i in node.inputs { last[i] = k } }
+    var readers = [Int](repeating: 0, count: graph.nodes.count + 1)
+    for (k, node) in graph.nodes.enumerated() {
+      for i in node.inputs {
+        last[i] = k
+        readers[i] += 1
+      }
+    }
     last[graph.output] = Int.max
     lastUse = last
+    var slots: [Int: (concat: Int, channel: Int)] = [:]
+    for (k, node) in graph.nodes.enumerated() {
+      guard case .concat(let axis) = node.op, axis == 1, !node.relu, Set(node.inputs).count == node.inputs.count else { continue }
+      let producers = node.inputs.map { $0 - 1 }
+      guard
+        producers.allSatisfy({ p in
+          guard p >= 0, readers[p + 1] == 1, p + 1 != graph.output, case .conv = graph.nodes[p].op else { return false }
+          return true
+        })
+      else { continue }
+      var channel = 0
+      for p in producers {
+        slots[p] = (k, channel)
+        channel += graph.shapes[p + 1][1]
+      }
+    }
+    concatSlot = slots
   }
 
   /// The student's final head [N, 2J, h, w] for crops [N, 3, S, S].
@@ -56,10 +88,21 @@ public final class InferencePlan {
     values[0] = input
     let glue = Tape(mode: .inference, threads: threads)
     for (k, node) in graph.nodes.enumerated() {
+      if case .concat = node.op, values[k + 1] != nil { continue }  // its convs wrote it in place
       let x = node.inputs.map { values[$0]! }
       var y: Tensor
       switch node.op {
       case .conv(let w, let b, let g):
+        if let (concat, channel) = concatSlot[k] {
+          // Straight into the concat's output (allocated by the first of its convs).
+          let shape = graph.shapes[concat + 1], plane = shape[2] * shape[3]
+          if values[concat + 1] == nil { values[concat + 1] = Tensor(uninitialized: [x[0].shape[0], shape[1], shape[2], shape[3]]) }
+          Conv2dKernel.forward(
+            x[0], weight: w, bias: b, geometry: g, threads: threads, relu: node.relu,
+            into: values[concat + 1]!.mutablePointer + channel * plane, imageStride: shape[1] * plane)
+          for i in node.inputs where lastUse[i] == k { values[i] = nil }
+          continue
+        }
         y = Conv2dKernel.forward(x[0], weight: w, bias: b, geometry: g, threads: threads, relu: node.relu)
       case .batchNorm(let scale, let shift, let mean, let variance, let epsilon):
         y =

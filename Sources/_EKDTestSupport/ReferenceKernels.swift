@@ -50,6 +50,35 @@ public enum Reference {
     return c
   }
 
+  /// Max pooling by a scan of each window: values, and the flat index in its plane of
+  /// each output's first maximum (row-major), as backward routes gradients.
+  public static func maxPool2d(_ x: Tensor, geometry g: ConvGeometry, ceilMode: Bool) -> (y: Tensor, argmax: [Int32]) {
+    let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let ho = PoolingKernel.outputSize(h, kernel: g.kernelHeight, stride: g.strideHeight, padding: g.padHeight, ceilMode: ceilMode)
+    let wo = PoolingKernel.outputSize(w, kernel: g.kernelWidth, stride: g.strideWidth, padding: g.padWidth, ceilMode: ceilMode)
+    var y = Tensor(zeros: [n, c, ho, wo])
+    var argmax: [Int32] = []
+    for b in 0..<n {
+      for ch in 0..<c {
+        for i in 0..<ho {
+          for j in 0..<wo {
+            var best = -Float.infinity, at = -1
+            for ki in 0..<g.kernelHeight {
+              for kj in 0..<g.kernelWidth {
+                let iy = i * g.strideHeight - g.padHeight + ki, ix = j * g.strideWidth - g.padWidth + kj
+                guard iy >= 0, iy < h, ix >= 0, ix < w, at < 0 || x[b, ch, iy, ix] > best else { continue }
+                (best, at) = (x[b, ch, iy, ix], iy * w + ix)
+              }
+            }
+            y[b, ch, i, j] = best
+            argmax.append(Int32(at))
+          }
+        }
+      }
+    }
+    return (y, argmax)
+  }
+
   /// The largest |a − b| over two tensors of one shape.
   public static func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
     precondition(a.shape == b.shape, "shapes \(a.shape) and \(b.shape)")

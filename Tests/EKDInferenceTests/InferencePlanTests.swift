@@ -42,5 +42,7 @@ import _EKDTestSupport
     #expect(tiny.bn == 0 && tiny.relu == 0 && tiny.conv > 5)
     let hourglass = count(try InferenceGraph.trace(try StudentZoo.make("ts500m", inputSize: 64)))
     #expect(hourglass.bn > 0 && hourglass.conv > hourglass.bn)
+    // Each fire module's two expand convs write their concat in place.
+    #expect(try InferencePlan(try StudentZoo.make("squeezenet1_0", inputSize: 96)).concatsWrittenInPlace == 8)
   }
 }

@@ -70,6 +70,19 @@ public enum Conv2dKernel {
     _ x: Tensor, weight w: Tensor, bias b: Tensor?, geometry g: ConvGeometry, threads: Int,
     plan: (workers: Int, gemmThreads: Int)? = nil, tileColumns: Int? = nil, relu: Bool = false
   ) -> Tensor {
+    var y = Tensor(uninitialized: outputShape(input: x.shape, weight: w.shape, geometry: g))
+    forward(x, weight: w, bias: b, geometry: g, threads: threads, plan: plan, tileColumns: tileColumns, relu: relu, into: y.mutablePointer)
+    return y
+  }
+
+  /// `forward` into caller-owned memory whose images lie `imageStride` floats apart
+  /// (nil: O·Ho·Wo): a channel slice of a wider tensor, so that the convs feeding a
+  /// concat write its output in place (SqueezeNet's fire modules, at inference).
+  public static func forward(
+    _ x: Tensor, weight w: Tensor, bias b: Tensor?, geometry g: ConvGeometry, threads: Int,
+    plan: (workers: Int, gemmThreads: Int)? = nil, tileColumns: Int? = nil, relu: Bool = false,
+    into py: UnsafeMutablePointer<Float>, imageStride: Int? = nil
+  ) {
     precondition(x.shape.rank == 4 && w.shape.rank == 4, "conv2d wants NCHW input and OCkk weight")
     precondition(x.shape[1] == w.shape[1], "conv2d: input \(x.shape) has \(x.shape[1]) channels, weight \(w.shape) wants \(w.shape[1])")
     precondition(w.shape[2] == g.kernelHeight && w.shape[3] == g.kernelWidth, "conv2d: weight \(w.shape) vs \(g)")
@@ -78,8 +91,8 @@ public enum Conv2dKernel {
     precondition(yShape[2] > 0 && yShape[3] > 0, "conv2d: \(g) on \(x.shape) leaves no output")
     let (o, ho, wo) = (w.shape[0], yShape[2], yShape[3])
     let p = ho * wo, k = c * g.kernelHeight * g.kernelWidth
-    var y = Tensor(uninitialized: yShape)
-    let px = x.pointer, pw = w.pointer, py = y.mutablePointer, pb = b?.pointer
+    let stride = imageStride ?? o * p
+    let px = x.pointer, pw = w.pointer, pb = b?.pointer
     if DirectConv.applies(inputChannels: c, outputChannels: o, geometry: g) {
       // A stem: no im2col at all (DirectConv), in bands of up to 32 output rows (its
       // padded input rows overlap by kh − stride, so wider bands copy less).
@@ -92,10 +105,10 @@ public enum Conv2dKernel {
           let (i, first) = (unit / bands, unit % bands * band)
           DirectConv.run(
             x: px + i * c * h * wd, channels: c, height: h, width: wd, weight: pw, outputChannels: o, geometry: g, bias: pb,
-            y: py + i * o * p, outputHeight: ho, outputWidth: wo, rows: first..<min(ho, first + band), relu: relu, scratch: buffer)
+            y: py + i * stride, outputHeight: ho, outputWidth: wo, rows: first..<min(ho, first + band), relu: relu, scratch: buffer)
         }
       }
-      return y
+      return
     }
     var plan = plan ?? (workers: threads, gemmThreads: 1)
     var work = tiles(images: 0..<n, height: ho, width: wo, k: k, workers: plan.workers, columns: tileColumns)
@@ -120,7 +133,7 @@ public enum Conv2dKernel {
         let pc = t.rows.count * wo, width = t.images.count * pc, first = t.images.lowerBound
         if t.images.count == 1 {
           // GEMM straight into this image's output band.
-          let yi = py + first * o * p + t.rows.lowerBound * wo
+          let yi = py + first * stride + t.rows.lowerBound * wo
           if let pb { for r in 0..<o { (yi + r * p).update(repeating: pb[r], count: pc) } }
           let columns: UnsafePointer<Float>
           let ldb: Int
@@ -152,7 +165,7 @@ public enum Conv2dKernel {
           }
           for (j, i) in t.images.enumerated() {
             for r in 0..<o {
-              let src = out + r * width + j * pc, dst = py + (i * o + r) * p
+              let src = out + r * width + j * pc, dst = py + i * stride + r * p
               let bias = pb?[r] ?? 0
               if relu {
                 for q in 0..<pc { dst[q] = Swift.max(src[q] + bias, 0) }
@@ -166,7 +179,6 @@ public enum Conv2dKernel {
         }
       }
     }
-    return y
   }
 
   /// Accumulates dX, dW, db (each optional) for dY.

@@ -2,7 +2,7 @@
 extension Tape {
   /// Max over each window; padding never wins (it is −∞).
   public func maxPool2d(_ x: Variable, geometry g: ConvGeometry, ceilMode: Bool = false) -> Variable {
-    let (y, argmax) = PoolingKernel.Max.forward(x.value, geometry: g, ceilMode: ceilMode, threads: threads)
+    let (y, argmax) = PoolingKernel.Max.forward(x.value, geometry: g, ceilMode: ceilMode, threads: threads, argmax: isRecording)
     tracer?.traced(.maxPool2d(geometry: g, ceilMode: ceilMode), inputs: [x.value], output: y)
     let shape = x.value.shape
     return record(y, inputs: [x]) { dy, d in
