@@ -47,14 +47,16 @@ public enum PoolingKernel {
                 let row = src + iy * w
                 for ix in 0..<w { column[ix] = row[ix] > column[ix] ? row[ix] : column[ix] }
               }
-              let vectorised = pa == nil ? windowMaxima(column, width: w, g, into: dst + oy * wo, wo) : 0
-              for ox in vectorised..<wo {
+              for ox in windowMaxima(column, width: w, g, into: dst + oy * wo, wo)..<wo {
                 let x0 = ox * g.strideWidth - g.padWidth
-                let xa = max(x0, 0), xb = min(x0 + g.kernelWidth, w)
                 var best = -Float.infinity
-                for ix in xa..<xb { best = column[ix] > best ? column[ix] : best }
+                for ix in max(x0, 0)..<min(x0 + g.kernelWidth, w) { best = column[ix] > best ? column[ix] : best }
                 dst[oy * wo + ox] = best
-                guard let arg = pa.map({ $0 + plane * ho * wo }) else { continue }
+              }
+              guard let arg = pa.map({ $0 + plane * ho * wo + oy * wo }) else { continue }
+              for ox in 0..<wo {
+                let x0 = ox * g.strideWidth - g.padWidth
+                let xa = max(x0, 0), xb = min(x0 + g.kernelWidth, w), best = dst[oy * wo + ox]
                 var at = ya * w + xa
                 search: for iy in ya..<yb {
                   for ix in xa..<xb where src[iy * w + ix] == best {
@@ -62,7 +64,7 @@ public enum PoolingKernel {
                     break search
                   }
                 }
-                arg[oy * wo + ox] = Int32(at)
+                arg[ox] = Int32(at)
               }
             }
           }
