@@ -22,6 +22,12 @@ import _EKDTestSupport
     // Pointwise with at least 128 positions per image: one GEMM per image, never grouped.
     Case(input: [3, 6, 12, 11], outChannels: 40, kernel: (1, 1), stride: 1, padding: 0, threads: 2),
     Case(input: [3, 6, 12, 11], outChannels: 5, kernel: (1, 1), stride: 1, padding: 0, threads: 1),
+    // One image, two workers: bands of output rows, each with its own im2col (thin and not).
+    Case(input: [1, 5, 19, 13], outChannels: 6, kernel: (3, 3), stride: 1, padding: 1, threads: 2),
+    Case(input: [1, 7, 17, 16], outChannels: 40, kernel: (3, 3), stride: 1, padding: 1, threads: 2),
+    // Stride 2 on rows wide enough for im2col's eight-wide gather, with a tail.
+    Case(input: [2, 3, 7, 53], outChannels: 40, kernel: (3, 3), stride: 2, padding: 1, threads: 2),
+    Case(input: [1, 2, 5, 41], outChannels: 3, kernel: (4, 4), stride: 2, padding: 0, threads: 1),
   ]
 
   @Test(arguments: cases)

@@ -73,7 +73,20 @@ enum Im2Col {
               for ox in 0..<lo { dst[ox] = 0 }
               let src = plane + iy * width + (j - g.padWidth)
               if g.strideWidth == 1 {
-                for ox in lo..<hi { dst[ox] = src[ox] }
+                copy(src + lo, into: dst + lo, hi - lo)
+              } else if g.strideWidth == 2 {
+                // Even lanes of 16-wide loads, while a load stays inside this input row.
+                var ox = lo
+                let end = min(hi, (width - (j - g.padWidth) - 16) / 2 + 1)
+                while ox + 8 <= end {
+                  let v = UnsafeRawPointer(src + 2 * ox).loadUnaligned(as: SIMD16<Float>.self).evenHalf
+                  UnsafeMutableRawPointer(dst + ox).storeBytes(of: v, as: SIMD8<Float>.self)
+                  ox += 8
+                }
+                while ox < hi {
+                  dst[ox] = src[2 * ox]
+                  ox += 1
+                }
               } else {
                 let s = g.strideWidth
                 for ox in lo..<hi { dst[ox] = src[ox * s] }
@@ -112,6 +125,25 @@ enum Im2Col {
           }
         }
       }
+    }
+  }
+
+  /// A short row copy in 16- and 8-wide moves: the compiler kept a plain loop scalar
+  /// (it could not rule out overlap), and a memcpy call costs more than 7–56 floats.
+  @inline(__always)
+  static func copy(_ src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, _ n: Int) {
+    var j = 0
+    while j + 16 <= n {
+      UnsafeMutableRawPointer(dst + j).storeBytes(of: UnsafeRawPointer(src + j).loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
+      j += 16
+    }
+    if j + 8 <= n {
+      UnsafeMutableRawPointer(dst + j).storeBytes(of: UnsafeRawPointer(src + j).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+      j += 8
+    }
+    while j < n {
+      dst[j] = src[j]
+      j += 1
     }
   }
 

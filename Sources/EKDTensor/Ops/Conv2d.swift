@@ -91,7 +91,7 @@ public enum Conv2dKernel {
     precondition(yShape[2] > 0 && yShape[3] > 0, "conv2d: \(g) on \(x.shape) leaves no output")
     let (o, ho, wo) = (w.shape[0], yShape[2], yShape[3])
     let p = ho * wo, k = c * g.kernelHeight * g.kernelWidth
-    let stride = imageStride ?? o * p
+    let span = imageStride ?? o * p
     let px = x.pointer, pw = w.pointer, pb = b?.pointer
     if DirectConv.applies(inputChannels: c, outputChannels: o, geometry: g) {
       // A stem: no im2col at all (DirectConv), in bands of up to 32 output rows (its
@@ -105,7 +105,7 @@ public enum Conv2dKernel {
           let (i, first) = (unit / bands, unit % bands * band)
           DirectConv.run(
             x: px + i * c * h * wd, channels: c, height: h, width: wd, weight: pw, outputChannels: o, geometry: g, bias: pb,
-            y: py + i * stride, outputHeight: ho, outputWidth: wo, rows: first..<min(ho, first + band), relu: relu, scratch: buffer)
+            y: py + i * span, outputHeight: ho, outputWidth: wo, rows: first..<min(ho, first + band), relu: relu, scratch: buffer)
         }
       }
       return
@@ -118,14 +118,25 @@ public enum Conv2dKernel {
       // image ran 15% faster (docs/performance.md). Below 128 columns, untested: grouped.
       work = work.flatMap { t in t.images.map { Tile(images: $0..<($0 + 1), rows: t.rows) } }
     }
-    if work.count < plan.workers {
-      // Fewer tiles than workers (one small image: ResNet's 14×14 and 7×7 stages at
-      // batch 1): the idle workers split each GEMM's rows instead.
-      plan = (work.count, plan.gemmThreads * plan.workers / max(work.count, 1))
-    }
-    let widest = work.map { $0.images.count * $0.rows.count * wo }.max() ?? 0
     // Few output channels: our own kernel, which does not pack the im2col tile (ThinGEMM).
     let thin = o <= ThinGEMM.maximumRows && k <= ThinGEMM.maximumDepth && ThinGEMM.enabled
+    if work.count < plan.workers {
+      // Fewer tiles than workers (batch 1). Bands of output rows, each worker its own
+      // im2col and GEMM, while a band keeps ≥ 64 columns (tiny's 16×16 layers); else
+      // the idle workers split each GEMM's rows (ResNet's 14×14 and 7×7 stages), which
+      // leaves im2col to one thread and ThinGEMM unsplit.
+      let split = plan.workers / max(work.count, 1), band = (ho + split - 1) / split
+      if band * wo >= 64 && (thin || !g.isPointwise) {
+        work = work.flatMap { t in
+          stride(from: t.rows.lowerBound, to: t.rows.upperBound, by: band).map {
+            Tile(images: t.images, rows: $0..<min(t.rows.upperBound, $0 + band))
+          }
+        }
+      } else {
+        plan = (work.count, plan.gemmThreads * plan.workers / max(work.count, 1))
+      }
+    }
+    let widest = work.map { $0.images.count * $0.rows.count * wo }.max() ?? 0
     // Tiles write disjoint outputs, so they are shared out regardless of image.
     Parallel.chunks(work.count, threads: plan.workers) { range, _ in
       var scratch = Scratch()
@@ -133,7 +144,7 @@ public enum Conv2dKernel {
         let pc = t.rows.count * wo, width = t.images.count * pc, first = t.images.lowerBound
         if t.images.count == 1 {
           // GEMM straight into this image's output band.
-          let yi = py + first * stride + t.rows.lowerBound * wo
+          let yi = py + first * span + t.rows.lowerBound * wo
           if let pb { for r in 0..<o { (yi + r * p).update(repeating: pb[r], count: pc) } }
           let columns: UnsafePointer<Float>
           let ldb: Int
@@ -165,7 +176,7 @@ public enum Conv2dKernel {
           }
           for (j, i) in t.images.enumerated() {
             for r in 0..<o {
-              let src = out + r * width + j * pc, dst = py + i * stride + r * p
+              let src = out + r * width + j * pc, dst = py + i * span + r * p
               let bias = pb?[r] ?? 0
               if relu {
                 for q in 0..<pc { dst[q] = Swift.max(src[q] + bias, 0) }
