@@ -17,8 +17,15 @@ public final class InferencePlan {
   /// concat has nothing left to copy.
   private let concatSlot: [Int: (concat: Int, channel: Int)]
 
+  /// For a conv whose only reader is an add: that add's node and its other operand,
+  /// which exists before the conv runs (a ResNet block's shortcut). The conv adds it
+  /// (and the add's ReLU) in its epilogue, and the add has nothing left to do.
+  private let residualFor: [Int: (add: Int, residual: Int)]
+
   /// How many concats the plan never copies (their convs write into them).
   public var concatsWrittenInPlace: Int { Set(concatSlot.values.map(\.concat)).count }
+  /// How many adds the plan folds into the conv before them.
+  public var addsFoldedIntoConvs: Int { residualFor.count }
 
   public init(_ student: Student) throws(GraphError) {
     let graph = try InferenceGraph.trace(student)
@@ -50,6 +57,19 @@ public final class InferencePlan {
       }
     }
     concatSlot = slots
+    var residuals: [Int: (add: Int, residual: Int)] = [:]
+    for (k, node) in graph.nodes.enumerated() {
+      guard case .add = node.op, node.inputs.count == 2, node.inputs[0] != node.inputs[1] else { continue }
+      for (mine, other) in [(node.inputs[0], node.inputs[1]), (node.inputs[1], node.inputs[0])] {
+        let p = mine - 1
+        guard p >= 0, other < mine, readers[mine] == 1, mine != graph.output, slots[p] == nil, residuals[p] == nil,
+          !graph.nodes[p].relu, case .conv = graph.nodes[p].op
+        else { continue }
+        residuals[p] = (k, other)
+        break
+      }
+    }
+    residualFor = residuals
   }
 
   /// The student's final head [N, 2J, h, w] for crops [N, 3, S, S].
@@ -88,7 +108,11 @@ public final class InferencePlan {
     values[0] = input
     let glue = Tape(mode: .inference, threads: threads)
     for (k, node) in graph.nodes.enumerated() {
-      if case .concat = node.op, values[k + 1] != nil { continue }  // its convs wrote it in place
+      if values[k + 1] != nil {
+        // Written by the convs before it (a concat, or an add folded into its conv).
+        for i in node.inputs where lastUse[i] == k { values[i] = nil }
+        continue
+      }
       let x = node.inputs.map { values[$0]! }
       var y: Tensor
       switch node.op {
@@ -100,6 +124,16 @@ public final class InferencePlan {
           Conv2dKernel.forward(
             x[0], weight: w, bias: b, geometry: g, threads: threads, relu: node.relu,
             into: values[concat + 1]!.mutablePointer + channel * plane, imageStride: shape[1] * plane)
+          for i in node.inputs where lastUse[i] == k { values[i] = nil }
+          continue
+        }
+        if let (add, residual) = residualFor[k] {
+          let shortcut = values[residual]!
+          var sum = Tensor(uninitialized: shortcut.shape)
+          Conv2dKernel.forward(
+            x[0], weight: w, bias: b, geometry: g, threads: threads, relu: graph.nodes[add].relu, residual: shortcut.pointer,
+            into: sum.mutablePointer)
+          values[add + 1] = sum
           for i in node.inputs where lastUse[i] == k { values[i] = nil }
           continue
         }

@@ -44,5 +44,7 @@ import _EKDTestSupport
     #expect(hourglass.bn > 0 && hourglass.conv > hourglass.bn)
     // Each fire module's two expand convs write their concat in place.
     #expect(try InferencePlan(try StudentZoo.make("squeezenet1_0", inputSize: 96)).concatsWrittenInPlace == 8)
+    // Each of ResNet-50's 16 bottlenecks ends in an add that its last conv does.
+    #expect(try InferencePlan(try StudentZoo.make("resnet50", inputSize: 64)).addsFoldedIntoConvs == 16)
   }
 }

@@ -114,3 +114,25 @@ import _EKDTestSupport
     }
   }
 }
+
+/// forward(residual:) equals ReLU(conv + bias + residual) from the reference conv, on
+/// every tile path: ThinGEMM and OpenBLAS, one image per tile and grouped images.
+@Suite struct ConvolutionResidual {
+  @Test(arguments: [1, 2])
+  func addsTheResidualBeforeTheReLU(threads: Int) {
+    var rng = SeededRandom(seed: 31)
+    for (shape, o, kernel) in [([2, 6, 16, 12], 8, 1), ([2, 6, 16, 12], 40, 1), ([5, 4, 5, 6], 8, 3), ([5, 4, 5, 6], 40, 3)] {
+      let g = ConvGeometry(kernel: kernel, padding: kernel / 2)
+      let x = Tensor.randomNormal(Shape(shape), using: &rng)
+      let w = Tensor.randomNormal([o, shape[1], kernel, kernel], using: &rng), b = Tensor.randomNormal([o], using: &rng)
+      let conv = Reference.conv2d(x, weight: w, bias: b, geometry: g)
+      let residual = Tensor.randomNormal(conv.shape, using: &rng)
+      for relu in [false, true] {
+        let want = Tensor(shape: conv.shape, scalars: zip(conv.scalars, residual.scalars).map { relu ? max($0 + $1, 0) : $0 + $1 })
+        var y = Tensor(uninitialized: conv.shape)
+        Conv2dKernel.forward(x, weight: w, bias: b, geometry: g, threads: threads, relu: relu, residual: residual.pointer, into: y.mutablePointer)
+        #expect(Reference.maxAbsDifference(y, want) < 1e-4, "\(shape) o\(o) k\(kernel) relu \(relu)")
+      }
+    }
+  }
+}

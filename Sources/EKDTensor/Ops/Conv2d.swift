@@ -78,10 +78,14 @@ public enum Conv2dKernel {
   /// `forward` into caller-owned memory whose images lie `imageStride` floats apart
   /// (nil: O·Ho·Wo): a channel slice of a wider tensor, so that the convs feeding a
   /// concat write its output in place (SqueezeNet's fire modules, at inference).
+  ///
+  /// - Parameter residual: added to the output before the ReLU, in each tile's epilogue
+  ///   (a ResNet block's last conv and its shortcut, at inference); laid out as the
+  ///   output, images O·Ho·Wo apart.
   public static func forward(
     _ x: Tensor, weight w: Tensor, bias b: Tensor?, geometry g: ConvGeometry, threads: Int,
     plan: (workers: Int, gemmThreads: Int)? = nil, tileColumns: Int? = nil, relu: Bool = false,
-    into py: UnsafeMutablePointer<Float>, imageStride: Int? = nil
+    residual: UnsafePointer<Float>? = nil, into py: UnsafeMutablePointer<Float>, imageStride: Int? = nil
   ) {
     precondition(x.shape.rank == 4 && w.shape.rank == 4, "conv2d wants NCHW input and OCkk weight")
     precondition(x.shape[1] == w.shape[1], "conv2d: input \(x.shape) has \(x.shape[1]) channels, weight \(w.shape) wants \(w.shape[1])")
@@ -93,7 +97,7 @@ public enum Conv2dKernel {
     let p = ho * wo, k = c * g.kernelHeight * g.kernelWidth
     let span = imageStride ?? o * p
     let px = x.pointer, pw = w.pointer, pb = b?.pointer
-    if DirectConv.applies(inputChannels: c, outputChannels: o, geometry: g) {
+    if residual == nil && DirectConv.applies(inputChannels: c, outputChannels: o, geometry: g) {
       // A stem: no im2col at all (DirectConv), in bands of up to 32 output rows (its
       // padded input rows overlap by kh − stride, so wider bands copy less).
       let bands = (ho + 31) / 32, band = (ho + bands - 1) / bands
@@ -145,7 +149,16 @@ public enum Conv2dKernel {
         if t.images.count == 1 {
           // GEMM straight into this image's output band.
           let yi = py + first * span + t.rows.lowerBound * wo
-          if let pb { for r in 0..<o { (yi + r * p).update(repeating: pb[r], count: pc) } }
+          // C starts as bias (+ residual) and the GEMM adds to it (β = 1).
+          if let ri = residual.map({ $0 + first * o * p + t.rows.lowerBound * wo }) {
+            for r in 0..<o {
+              let (dst, src, bias) = (yi + r * p, ri + r * p, pb?[r] ?? 0)
+              for q in 0..<pc { dst[q] = src[q] + bias }
+            }
+          } else if let pb {
+            for r in 0..<o { (yi + r * p).update(repeating: pb[r], count: pc) }
+          }
+          let beta: Float = pb == nil && residual == nil ? 0 : 1
           let columns: UnsafePointer<Float>
           let ldb: Int
           if g.isPointwise {
@@ -156,10 +169,10 @@ public enum Conv2dKernel {
             (columns, ldb) = (UnsafePointer(cols), pc)
           }
           if thin {
-            ThinGEMM.run(m: o, n: pc, k: k, a: pw, lda: k, b: columns, ldb: ldb, beta: pb == nil ? 0 : 1, c: yi, ldc: p, relu: relu)
+            ThinGEMM.run(m: o, n: pc, k: k, a: pw, lda: k, b: columns, ldb: ldb, beta: beta, c: yi, ldc: p, relu: relu)
           } else {
             BLAS.gemm(
-              m: o, n: pc, k: k, a: pw, lda: k, b: columns, ldb: ldb, beta: pb == nil ? 0 : 1, c: yi, ldc: p,
+              m: o, n: pc, k: k, a: pw, lda: k, b: columns, ldb: ldb, beta: beta, c: yi, ldc: p,
               threads: plan.gemmThreads)
             if relu { for r in 0..<o { let row = yi + r * p; for q in 0..<pc { row[q] = Swift.max(row[q], 0) } } }
           }
@@ -178,7 +191,10 @@ public enum Conv2dKernel {
             for r in 0..<o {
               let src = out + r * width + j * pc, dst = py + i * span + r * p
               let bias = pb?[r] ?? 0
-              if relu {
+              if let res = residual.map({ $0 + (i * o + r) * p }) {
+                for q in 0..<pc { dst[q] = src[q] + bias + res[q] }
+                if relu { for q in 0..<pc { dst[q] = Swift.max(dst[q], 0) } }
+              } else if relu {
                 for q in 0..<pc { dst[q] = Swift.max(src[q] + bias, 0) }
               } else if pb != nil {
                 for q in 0..<pc { dst[q] = src[q] + bias }
