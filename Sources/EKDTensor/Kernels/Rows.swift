@@ -87,6 +87,15 @@ enum Rows {
     }
   }
 
+  /// d += g over a whole tensor, in chunks over `threads`.
+  static func accumulate(_ g: Tensor, into d: UnsafeMutablePointer<Float>, threads: Int) {
+    let pg = g.pointer
+    Parallel.chunks(g.count, threads: threads, minimumPerWorker: 1 << 16) { range, _ in
+      accumulate(pg + range.lowerBound, masking: nil, scale: 1, x: nil, 0, 0, into: d + range.lowerBound, range.count)
+    }
+    withExtendedLifetime(g) {}
+  }
+
   /// d = g·[y > 0].
   @inline(__always)
   static func mask(_ g: UnsafePointer<Float>, by y: UnsafePointer<Float>, _ n: Int, into d: UnsafeMutablePointer<Float>) {

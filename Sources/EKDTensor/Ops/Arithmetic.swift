@@ -7,8 +7,16 @@ extension Variable {
   public static func + (a: Variable, b: Variable) -> Variable {
     let t = a.tape
     let y = Broadcast.apply(a.value, b.value, threads: t.threads) { $0 + $1 }
-    if a.shape == b.shape { t.tracer?.traced(.add, inputs: [a.value, b.value], output: y) }
-    let (av, bv, workers) = (a.value, b.value, t.threads)
+    let workers = t.threads
+    if a.shape == b.shape {
+      t.tracer?.traced(.add, inputs: [a.value, b.value], output: y)
+      // The pullback holds no operand: a residual branch's output would otherwise live
+      // until backward reached the add (one activation per block, for nothing).
+      return t.record(y, inputs: [a, b]) { dy, dx in
+        for d in dx { if let d { Rows.accumulate(dy, into: d, threads: workers) } }
+      }
+    }
+    let (av, bv) = (a.value, b.value)
     return t.record(y, inputs: [a, b]) { dy, dx in
       Broadcast.pullback(dy, av, bv, dx[0], dx[1], threads: workers, { d, _, _ in d }, { d, _, _ in d })
     }
