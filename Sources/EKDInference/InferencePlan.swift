@@ -22,6 +22,9 @@ public final class InferencePlan {
   /// (and the add's ReLU) in its epilogue, and the add has nothing left to do.
   private let residualFor: [Int: (add: Int, residual: Int)]
 
+  /// Winograd's transformed weights of the 3×3 convs that may take that path, made once.
+  private let winograd: [Int: Tensor]
+
   /// How many concats the plan never copies (their convs write into them).
   public var concatsWrittenInPlace: Int { Set(concatSlot.values.map(\.concat)).count }
   /// How many adds the plan folds into the conv before them.
@@ -70,6 +73,14 @@ public final class InferencePlan {
       }
     }
     residualFor = residuals
+    var transformed: [Int: Tensor] = [:]
+    for (k, node) in graph.nodes.enumerated() {
+      guard case .conv(let w, _, let g) = node.op, residuals[k] == nil,
+        Winograd.applies(inputChannels: w.shape[1], outputChannels: w.shape[0], geometry: g)
+      else { continue }
+      transformed[k] = Winograd.transformedWeights(w)
+    }
+    winograd = transformed
   }
 
   /// The student's final head [N, 2J, h, w] for crops [N, 3, S, S].
@@ -122,7 +133,7 @@ public final class InferencePlan {
           let shape = graph.shapes[concat + 1], plane = shape[2] * shape[3]
           if values[concat + 1] == nil { values[concat + 1] = Tensor(uninitialized: [x[0].shape[0], shape[1], shape[2], shape[3]]) }
           Conv2dKernel.forward(
-            x[0], weight: w, bias: b, geometry: g, threads: threads, relu: node.relu,
+            x[0], weight: w, bias: b, geometry: g, threads: threads, relu: node.relu, winograd: winograd[k],
             into: values[concat + 1]!.mutablePointer + channel * plane, imageStride: shape[1] * plane)
           for i in node.inputs where lastUse[i] == k { values[i] = nil }
           continue
@@ -137,7 +148,9 @@ public final class InferencePlan {
           for i in node.inputs where lastUse[i] == k { values[i] = nil }
           continue
         }
-        y = Conv2dKernel.forward(x[0], weight: w, bias: b, geometry: g, threads: threads, relu: node.relu)
+        y = Tensor(uninitialized: Conv2dKernel.outputShape(input: x[0].shape, weight: w.shape, geometry: g))
+        Conv2dKernel.forward(
+          x[0], weight: w, bias: b, geometry: g, threads: threads, relu: node.relu, winograd: winograd[k], into: y.mutablePointer)
       case .batchNorm(let scale, let shift, let mean, let variance, let epsilon):
         y =
           BatchNormKernel.forward(

@@ -79,13 +79,16 @@ public enum Conv2dKernel {
   /// (nil: O·Ho·Wo): a channel slice of a wider tensor, so that the convs feeding a
   /// concat write its output in place (SqueezeNet's fire modules, at inference).
   ///
-  /// - Parameter residual: added to the output before the ReLU, in each tile's epilogue
-  ///   (a ResNet block's last conv and its shortcut, at inference); laid out as the
-  ///   output, images O·Ho·Wo apart.
+  /// - Parameters:
+  ///   - residual: added to the output before the ReLU, in each tile's epilogue (a
+  ///     ResNet block's last conv and its shortcut, at inference); laid out as the
+  ///     output, images O·Ho·Wo apart.
+  ///   - winograd: `Winograd.transformedWeights(w)`, when a 3×3 conv may take that path
+  ///     and the caller keeps it (an inference plan); computed per call otherwise.
   public static func forward(
     _ x: Tensor, weight w: Tensor, bias b: Tensor?, geometry g: ConvGeometry, threads: Int,
     plan: (workers: Int, gemmThreads: Int)? = nil, tileColumns: Int? = nil, relu: Bool = false,
-    residual: UnsafePointer<Float>? = nil, into py: UnsafeMutablePointer<Float>, imageStride: Int? = nil
+    residual: UnsafePointer<Float>? = nil, winograd: Tensor? = nil, into py: UnsafeMutablePointer<Float>, imageStride: Int? = nil
   ) {
     precondition(x.shape.rank == 4 && w.shape.rank == 4, "conv2d wants NCHW input and OCkk weight")
     precondition(x.shape[1] == w.shape[1], "conv2d: input \(x.shape) has \(x.shape[1]) channels, weight \(w.shape) wants \(w.shape[1])")
@@ -112,6 +115,12 @@ public enum Conv2dKernel {
             y: py + i * span, outputHeight: ho, outputWidth: wo, rows: first..<min(ho, first + band), relu: relu, scratch: buffer)
         }
       }
+      return
+    }
+    if residual == nil && plan == nil && tileColumns == nil && Winograd.applies(inputChannels: c, outputChannels: o, geometry: g)
+      && Winograd.applies(batch: n, height: h, width: wd, threads: threads)
+    {
+      Winograd.forward(x, weight: w, transformed: winograd, bias: b, threads: threads, relu: relu, into: py, imageStride: span)
       return
     }
     var plan = plan ?? (workers: threads, gemmThreads: 1)
