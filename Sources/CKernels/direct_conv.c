@@ -78,7 +78,7 @@ INLINE T512 void cols512(int o, int nv, int c, int kh, int kw, int s, int rows, 
   for (int oc = 0; oc < o; oc++)
     for (int v = 0; v < nv; v++)
       _mm512_mask_storeu_ps(y + oc * plane + ox + 16 * v, v == nv - 1 ? m : (__mmask16)0xFFFF,
-                            relu ? _mm512_max_ps(acc[oc][v], zero) : acc[oc][v]);
+                            relu ? _mm512_max_ps(zero, acc[oc][v]) : acc[oc][v]);
 }
 
 T512 static void direct512(int o, int c, int kh, int kw, int s, int rows, int pw, const float *prep, int band,
@@ -109,7 +109,7 @@ INLINE T256 void cols256(int o, int c, int kh, int kw, int s, int rows, int pw, 
         for (int oc = 0; oc < o; oc++) acc[oc] = _mm256_fmadd_ps(_mm256_set1_ps(wk[(intptr_t)oc * per]), v, acc[oc]);
       }
   __m256 zero = _mm256_setzero_ps();
-  for (int oc = 0; oc < o; oc++) _mm256_maskstore_ps(y + oc * plane + ox, m, relu ? _mm256_max_ps(acc[oc], zero) : acc[oc]);
+  for (int oc = 0; oc < o; oc++) _mm256_maskstore_ps(y + oc * plane + ox, m, relu ? _mm256_max_ps(zero, acc[oc]) : acc[oc]);
 }
 
 T256 static void direct256(int o, int c, int kh, int kw, int s, int rows, int pw, const float *prep, int band,

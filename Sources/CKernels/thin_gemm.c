@@ -33,7 +33,7 @@ INLINE T512 void block512(int mr, int nv, __mmask16 tail, int k, const float *a,
       __mmask16 m = (v == nv - 1) ? tail : (__mmask16)0xFFFF;
       __m512 r = acc[i][v];
       if (beta != 0) r = _mm512_fmadd_ps(vbeta, _mm512_maskz_loadu_ps(m, dst), r);
-      if (relu) r = _mm512_max_ps(r, zero);
+      if (relu) r = _mm512_max_ps(zero, r);  // (0, r): a NaN r stays NaN, as in Swift.max
       _mm512_mask_storeu_ps(dst, m, r);
     }
 }
@@ -83,7 +83,7 @@ INLINE T256 void block256(int mr, int nv, int tail, int k, const float *a, int l
       int partial = (v == nv - 1 && tail < 8);
       __m256 r = acc[i][v];
       if (beta != 0) r = _mm256_fmadd_ps(vbeta, partial ? _mm256_maskload_ps(dst, m) : _mm256_loadu_ps(dst), r);
-      if (relu) r = _mm256_max_ps(r, zero);
+      if (relu) r = _mm256_max_ps(zero, r);
       if (partial) _mm256_maskstore_ps(dst, m, r); else _mm256_storeu_ps(dst, r);
     }
 }
@@ -119,7 +119,7 @@ static void thin_generic(int m, int n, int k, const float *a, int lda, const flo
       for (int j = 0; j < n; j++) ci[j] += av * bp[j];
     }
     if (relu)
-      for (int j = 0; j < n; j++) ci[j] = ci[j] > 0 ? ci[j] : 0;
+      for (int j = 0; j < n; j++) ci[j] = ci[j] < 0 ? 0 : ci[j];
   }
 }
 

@@ -13,8 +13,9 @@ import _EKDTestSupport
     let student = try studentWithMovedStatistics(name, inputSize: inputSize)
     let plan = try InferencePlan(student)
     var rng = SeededRandom(seed: 3)
-    // 3 images on 2 threads share each op; 4 and 9 go whole images per thread (9: unevenly).
-    for n in [3, 4, 9] {
+    // 1 and 3 images on 2 threads share each op (1: bands of one image); 4 and 9 go whole
+    // images per thread (9: unevenly).
+    for n in [1, 3, 4, 9] {
       let x = Tensor.randomUniform([n, 3, inputSize, inputSize], in: -0.5...0.5, using: &rng)
       let want = student(Tape(mode: .inference, threads: 2).constant(x)).value
       let got = plan.run(x, threads: 2)

@@ -27,6 +27,8 @@ import _EKDTestSupport
     Case(input: [2, 3, 6, 4], outChannels: 5, kernel: (5, 5), stride: 1, padding: 2, threads: 1),
     Case(input: [1, 2, 3, 3], outChannels: 4, kernel: (7, 7), stride: 1, padding: 3, threads: 1),
     Case(input: [2, 4, 9, 14], outChannels: 6, kernel: (3, 3), stride: 1, padding: 1, threads: 2),
+    // 3×3 stride 1 with C ≥ 48 and ≥ 128 tiles per worker: Winograd's path.
+    Case(input: [2, 48, 24, 23], outChannels: 8, kernel: (3, 3), stride: 1, padding: 1, threads: 2),
     // One image, two workers: bands of output rows, each with its own im2col (thin and not).
     Case(input: [1, 5, 19, 13], outChannels: 6, kernel: (3, 3), stride: 1, padding: 1, threads: 2),
     Case(input: [1, 7, 17, 16], outChannels: 40, kernel: (3, 3), stride: 1, padding: 1, threads: 2),
@@ -94,6 +96,7 @@ import _EKDTestSupport
       ([5, 4, 6, 7], 9, 3, 2, 1, true),  // grouped small images
       ([3, 6, 12, 11], 40, 1, 1, 0, true),  // pointwise, read in place
       ([2, 2, 9, 9], 3, 1, 2, 0, false),  // strided pointwise, no bias
+      ([2, 48, 24, 24], 8, 3, 1, 1, true),  // forward by Winograd
     ]
     for c in cases {
       let g = ConvGeometry(kernel: c.kernel, stride: c.stride, padding: c.padding)
@@ -138,6 +141,21 @@ import _EKDTestSupport
         Conv2dKernel.forward(x, weight: w, bias: b, geometry: g, threads: threads, relu: relu, residual: residual.pointer, into: y.mutablePointer)
         #expect(Reference.maxAbsDifference(y, want) < 1e-4, "\(shape) o\(o) k\(kernel) relu \(relu)")
       }
+    }
+  }
+}
+
+/// A fused ReLU keeps a NaN, as `relu()` does (a NaN must reach the loss and stop the run,
+/// not turn into a zero), on every forward path: ThinGEMM, OpenBLAS, Winograd, DirectConv.
+@Suite struct FusedReLUKeepsNaN {
+  @Test func onEveryPath() {
+    var rng = SeededRandom(seed: 5)
+    for (shape, o, kernel, stride) in [([2, 3, 12, 12], 8, 3, 1), ([2, 3, 12, 12], 40, 3, 1), ([2, 48, 24, 24], 8, 3, 1), ([1, 3, 20, 20], 8, 7, 2)] {
+      var x = Tensor.randomNormal(Shape(shape), using: &rng)
+      x[0, 0, 5, 5] = .nan
+      let w = Tensor.randomNormal([o, shape[1], kernel, kernel], using: &rng)
+      let y = Conv2dKernel.forward(x, weight: w, bias: nil, geometry: ConvGeometry(kernel: kernel, stride: stride, padding: kernel / 2), threads: 2, relu: true)
+      #expect(y.scalars.contains { $0.isNaN }, "\(shape) → \(o), k\(kernel) s\(stride)")
     }
   }
 }

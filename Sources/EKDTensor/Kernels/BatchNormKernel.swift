@@ -197,9 +197,9 @@ public enum BatchNormKernel {
           if let rr = dresidual.map({ $0 + o }) { Rows.accumulate(gr, masking: yr, scale: 1, x: nil, 0, 0, into: rr, hw) }
           guard let dr = dx.map({ $0 + o }) else { continue }
           if useBatch {
-            // a·(M·g − Σg − (x − μ)·cx) = (a·M)·g − (a·cx)·x + a·(cx·μ − Σg)
+            // a·(M·g − Σg − (x − μ)·cx) = (a·M)·g − (a·cx)·(x − μ) − a·Σg
             let a = k / Float(m), cx = sdyx * inv
-            Rows.accumulate(gr, masking: yr, scale: a * Float(m), x: xr, -a * cx, a * (cx * mu - sdy), into: dr, hw)
+            Rows.accumulate(gr, masking: yr, scale: a * Float(m), x: xr, around: mu, -a * cx, -a * sdy, into: dr, hw)
           } else {
             Rows.accumulate(gr, masking: yr, scale: k, x: nil, 0, 0, into: dr, hw)
           }

@@ -63,10 +63,6 @@ enum Im2Col {
           let (lo, hi) = validRange(offset: j - g.padWidth, stride: g.strideWidth, limit: width, count: wo)
           var dst = cols + r * ld
           r += 1
-          if g.strideWidth == 1 && g.strideHeight == 1 && wo == width {
-            sameRows(plane, height: height, width: width, shift: j - g.padWidth, firstRow: i - g.padHeight, rows: rows, into: dst)
-            continue
-          }
           for oy in rows {
             let iy = oy * g.strideHeight - g.padHeight + i
             // Plain loops, not memcpy/memset calls: rows are often only
@@ -130,38 +126,6 @@ enum Im2Col {
         }
       }
     }
-  }
-
-  /// One (channel, i, j) row of a stride-1 "same" conv (Wo = W), output rows `rows`:
-  /// input row oy + firstRow, shifted by `shift` columns. Such rows lie end to end in
-  /// the input as in the columns, so the in-image rows are one copy, with the `shift`
-  /// columns that fall in the padding zeroed after: ResNet's 14×14 and 7×7 3×3 convs
-  /// copied 14 or 7 floats at a time before.
-  @inline(__always)
-  static func sameRows(
-    _ plane: UnsafePointer<Float>, height h: Int, width w: Int, shift: Int, firstRow: Int, rows: Range<Int>,
-    into dst: UnsafeMutablePointer<Float>
-  ) {
-    let first = min(max(rows.lowerBound, -firstRow), rows.upperBound)
-    let end = max(min(rows.upperBound, h - firstRow), first)
-    let before = (first - rows.lowerBound) * w, inside = (end - first) * w
-    for q in 0..<before { dst[q] = 0 }
-    if inside > 0 {
-      // Elements start..<start+inside of the plane, less any that fall outside it (those
-      // are padding columns, zeroed below).
-      let start = (first + firstRow) * w + shift
-      let lead = max(0, -start), tail = max(0, start + inside - h * w)
-      copy(plane + start + lead, into: dst + before + lead, inside - lead - tail)
-      for row in 0..<(end - first) {
-        let d = dst + before + row * w
-        if shift < 0 {
-          for q in 0..<min(-shift, w) { d[q] = 0 }
-        } else if shift > 0 {
-          for q in max(w - shift, 0)..<w { d[q] = 0 }
-        }
-      }
-    }
-    for q in (before + inside)..<(rows.count * w) { dst[q] = 0 }
   }
 
   /// A short row copy in 16- and 8-wide moves: the compiler kept a plain loop scalar

@@ -26,6 +26,8 @@ public enum PoolingKernel {
     public static func forward(
       _ x: Tensor, geometry g: ConvGeometry, ceilMode: Bool, threads: Int, argmax wantsArgmax: Bool = true
     ) -> (y: Tensor, argmax: [Int32]) {
+      // As PyTorch: with more padding, a window could hold padding only.
+      precondition(2 * g.padHeight <= g.kernelHeight && 2 * g.padWidth <= g.kernelWidth, "max pool \(g): padding above half the window")
       let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
       let ho = PoolingKernel.outputSize(h, kernel: g.kernelHeight, stride: g.strideHeight, padding: g.padHeight, ceilMode: ceilMode)
       let wo = PoolingKernel.outputSize(w, kernel: g.kernelWidth, stride: g.strideWidth, padding: g.padWidth, ceilMode: ceilMode)

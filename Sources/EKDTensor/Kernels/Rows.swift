@@ -64,25 +64,27 @@ enum Rows {
     return (sa, sb)
   }
 
-  /// d += s·g' + bx·x + c over a row, with g' = g masked by y > 0 when `y` is given.
+  /// d += s·g' + bx·(x − μ) + c over a row, with g' = g masked by y > 0 when `y` is given
+  /// (x − μ, not bx·x − bx·μ: two large terms that cancel lose digits when |μ| ≫ σ).
   @inline(__always)
   static func accumulate(
-    _ g: UnsafePointer<Float>, masking y: UnsafePointer<Float>?, scale s: Float, x: UnsafePointer<Float>?, _ bx: Float, _ c: Float,
-    into d: UnsafeMutablePointer<Float>, _ n: Int
+    _ g: UnsafePointer<Float>, masking y: UnsafePointer<Float>?, scale s: Float, x: UnsafePointer<Float>?, around mu: Float = 0,
+    _ bx: Float, _ c: Float, into d: UnsafeMutablePointer<Float>, _ n: Int
   ) {
     var j = 0
     let zero = SIMD16<Float>(), sv = SIMD16<Float>(repeating: s), bv = SIMD16<Float>(repeating: bx), cv = SIMD16<Float>(repeating: c)
+    let mv = SIMD16<Float>(repeating: mu)
     while j + 16 <= n {
       var gv = load(g + j)
       if let y { gv.replace(with: zero, where: .!(load(y + j) .> zero)) }
       var v = load(d + j) + sv * gv + cv
-      if let x { v += bv * load(x + j) }
+      if let x { v += bv * (load(x + j) - mv) }
       UnsafeMutableRawPointer(d + j).storeBytes(of: v, as: SIMD16<Float>.self)
       j += 16
     }
     while j < n {
       let gj = y.map { $0[j] > 0 ? g[j] : 0 } ?? g[j]
-      d[j] += s * gj + (x.map { bx * $0[j] } ?? 0) + c
+      d[j] += s * gj + (x.map { bx * ($0[j] - mu) } ?? 0) + c
       j += 1
     }
   }

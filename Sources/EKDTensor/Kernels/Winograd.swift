@@ -190,8 +190,8 @@ public enum Winograd {
         let (a0, a1, a2, a3) = i == 0 ? (c0.0, c1.0, c2.0, c3.0) : (c0.1, c1.1, c2.1, c3.1)
         var y0 = a0 + a1 + a2 + bias, y1 = a1 - a2 - a3 + bias
         if relu {
-          y0.replace(with: 0, where: .!(y0 .> 0))
-          y1.replace(with: 0, where: .!(y1 .> 0))
+          y0.replace(with: 0, where: y0 .< 0)  // a NaN stays NaN, as Swift.max(·, 0) keeps it
+          y1.replace(with: 0, where: y1 .< 0)
         }
         let row = plane + (2 * ty + i) * w + 2 * tx
         for lane in 0..<lanes {

@@ -186,7 +186,9 @@ public enum Conv2dKernel {
             if relu { for r in 0..<o { let row = yi + r * p; for q in 0..<pc { row[q] = Swift.max(row[q], 0) } } }
           }
         } else {
-          // Several small images side by side, then scattered to NCHW.
+          // Several small images side by side, then scattered to NCHW (whole images only:
+          // the scatter below writes from row 0).
+          precondition(t.rows == 0..<ho, "conv: a grouped tile covers whole images")
           let cols = scratch.cols(k * widest), out = scratch.out(o * widest)
           for (j, i) in t.images.enumerated() {
             Im2Col.forward(px + i * c * h * wd, channels: c, height: h, width: wd, g, rows: t.rows, into: cols + j * pc, ld: width)
