@@ -36,7 +36,7 @@ help:
 	@echo "make test    setup, then build and run the whole test suite (release build)"
 	@echo "make fuzz    build the libFuzzer harnesses (Fuzz/) and run each for FUZZ_SECONDS (default 60) on its seed corpus"
 	@echo "make format  lint Sources, Tests and Benchmarks with swift format and .swift-format (any finding fails; rewrites nothing)"
-	@echo "make bench   setup, then run the benchmarks in release (THREADS=$(THREADS); ~15 min with the PyTorch peers)"
+	@echo "make bench   setup, then run the benchmarks in release (THREADS=$(THREADS); ~8 min with the PyTorch peers on 2 cores)"
 	@echo "make build   release build of the library, the ekd tool and the benchmarks"
 	@echo "make run     the main job: baseline vs full-EKD training of the demo student on fresh synthetic hands, test split (~13 min)"
 	@echo "make paper   the paper's ablation: ts500m at 64², 4 modes × 3 seeds over 2 ranks, per view model (make paper-capture, make paper-uniform: ~2 h each)"

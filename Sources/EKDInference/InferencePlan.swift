@@ -113,12 +113,46 @@ public final class InferencePlan {
   /// Off for A/B measurements (`EKD_AB_NO_IMAGES=1`), read once.
   static let imageParallel = ProcessInfo.processInfo.environment["EKD_AB_NO_IMAGES"] == nil
 
-  /// `run` on one thread group: every op over the whole of `input`.
-  private func runImages(_ input: Tensor, threads: Int) -> Tensor {
+  /// Where one run's time goes: seconds per node, every op over the whole of `input` on
+  /// `threads` (as `run` does when it does not share images out), with what each node is.
+  /// The benchmark prints it beside the throughput.
+  public func profile(_ input: Tensor, threads: Int) -> [(node: Int, kind: String, seconds: Double)] {
+    var seconds = [Double](repeating: 0, count: graph.nodes.count)
+    _ = runImages(input, threads: threads) { seconds[$0] += $1 }
+    return seconds.enumerated().map { ($0.offset, kind(of: $0.offset), $0.element) }
+  }
+
+  /// A node as a profile names it, e.g. "conv k3x3 s1 p1 64→256 @13×13 Winograd → concat".
+  private func kind(of k: Int) -> String {
+    let node = graph.nodes[k]
+    switch node.op {
+    case .conv(let w, _, let g):
+      let input = graph.shapes[node.inputs[0]]
+      var s = "conv \(g) \(w.shape[1])→\(w.shape[0]) @\(input[2])×\(input[3])"
+      if winograd[k] != nil { s += " (Winograd-capable)" }
+      if concatSlot[k] != nil { s += " → concat" }
+      if residualFor[k] != nil { s += " + shortcut" }
+      return s
+    case .batchNorm: return "batchNorm"
+    case .relu: return "relu"
+    case .add: return residualFor.values.contains { $0.add == k } ? "add (in its conv)" : "add"
+    case .concat: return concatSlot.values.contains { $0.concat == k } ? "concat (in place)" : "concat"
+    case .maxPool(let g, _): return "maxPool \(g)"
+    case .avgPool(let g): return "avgPool \(g)"
+    case .globalAvgPool: return "globalAvgPool"
+    case .upsample(let s): return "upsample ×\(s)"
+    }
+  }
+
+  /// `run` on one thread group: every op over the whole of `input`; `timing` hears each
+  /// node's seconds.
+  private func runImages(_ input: Tensor, threads: Int, timing: ((Int, Double) -> Void)? = nil) -> Tensor {
     var values = [Tensor?](repeating: nil, count: graph.nodes.count + 1)
     values[0] = input
     let glue = Tape(mode: .inference, threads: threads)
     for (k, node) in graph.nodes.enumerated() {
+      let start = timing == nil ? 0 : DispatchTime.now().uptimeNanoseconds
+      defer { timing?(k, Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9) }
       if values[k + 1] != nil {
         // Written by the convs before it (a concat, or an add folded into its conv).
         for i in node.inputs where lastUse[i] == k { values[i] = nil }

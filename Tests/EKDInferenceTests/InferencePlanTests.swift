@@ -43,8 +43,13 @@ import _EKDTestSupport
     #expect(tiny.bn == 0 && tiny.relu == 0 && tiny.conv > 5)
     let hourglass = count(try InferenceGraph.trace(try StudentZoo.make("ts500m", inputSize: 64)))
     #expect(hourglass.bn > 0 && hourglass.conv > hourglass.bn)
-    // Each fire module's two expand convs write their concat in place.
-    #expect(try InferencePlan(try StudentZoo.make("squeezenet1_0", inputSize: 96)).concatsWrittenInPlace == 8)
+    // Each fire module's two expand convs write their concat in place, and a profile says so.
+    let squeeze = try InferencePlan(try StudentZoo.make("squeezenet1_0", inputSize: 96))
+    #expect(squeeze.concatsWrittenInPlace == 8)
+    let profile = squeeze.profile(Tensor(zeros: [2, 3, 96, 96]), threads: 2)
+    #expect(profile.count == squeeze.graph.nodes.count && profile.allSatisfy { $0.seconds >= 0 })
+    #expect(profile.filter { $0.kind == "concat (in place)" }.count == 8)
+    #expect(profile.filter { $0.kind.hasPrefix("conv") && $0.kind.hasSuffix("→ concat") }.count == 16)
     // Each of ResNet-50's 16 bottlenecks ends in an add that its last conv does.
     #expect(try InferencePlan(try StudentZoo.make("resnet50", inputSize: 64)).addsFoldedIntoConvs == 16)
   }

@@ -24,10 +24,10 @@ public enum Winograd {
   /// Whether `Conv2dKernel.forward` takes this path for a 3×3 stride-1 padding-1 conv.
   ///
   /// The 16 GEMMs have depth C and width the tiles: they lose to one im2col GEMM of
-  /// depth 9·C when C is small (SqueezeNet's 32→128 at 27×27 ran 1.2–1.7× slower),
-  /// unless the im2col GEMM is thin too (O ≤ 32, ts500m's 19-channel convs); and
-  /// below ~128 tiles per worker they are too narrow (batch 1, 7×7 planes: 2–3× slower).
-  /// Measured side by side on the Zen 4 (docs/performance.md).
+  /// depth 9·C when C is small (SqueezeNet's 32→128 at 27×27 ran slower), unless the
+  /// im2col GEMM is thin too (O ≤ 32, ts500m's 19-channel convs); and below ~128 tiles
+  /// per worker they are too narrow (batch 1, 7×7 planes: slower by 2× and more).
+  /// Timed layer by layer on the Zen 4 (docs/performance.md).
   public static func applies(inputChannels c: Int, outputChannels o: Int, geometry g: ConvGeometry) -> Bool {
     enabled && g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1 && g.strideWidth == 1
       && g.padHeight == 1 && g.padWidth == 1 && o >= 8 && (c >= 48 || (c >= 8 && o <= 32))
