@@ -44,7 +44,7 @@ import _EKDTestSupport
   }
 
   /// Conv2dKernel takes this path where it was measured to win: C ≥ 48, or a thin conv,
-  /// with ≥ 128 tiles per worker.
+  /// with ≥ 64 tiles per worker on planes at least 12 wide.
   @Test func chosenWhereItWins() {
     let g = ConvGeometry(kernel: 3, padding: 1)
     #expect(Winograd.applies(inputChannels: 256, outputChannels: 256, geometry: g))
@@ -55,6 +55,8 @@ import _EKDTestSupport
     #expect(Winograd.applies(batch: 8, height: 14, width: 14, threads: 2))
     #expect(!Winograd.applies(batch: 8, height: 7, width: 7, threads: 2))
     #expect(!Winograd.applies(batch: 1, height: 16, width: 16, threads: 2))
+    #expect(Winograd.applies(batch: 1, height: 28, width: 28, threads: 2))
+    #expect(!Winograd.applies(batch: 64, height: 7, width: 7, threads: 1))
   }
 
   /// The weight transform U = G g Gᵀ on a filter with a known answer: a 3×3 filter
