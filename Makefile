@@ -38,7 +38,7 @@ help:
 	@echo "make format  lint Sources, Tests and Benchmarks with swift format and .swift-format (any finding fails; rewrites nothing)"
 	@echo "make bench   setup, then run the benchmarks in release (THREADS=$(THREADS); ~8 min with the PyTorch peers on 2 cores)"
 	@echo "make build   release build of the library, the ekd tool and the benchmarks"
-	@echo "make run     the main job: baseline vs full-EKD training of the demo student on fresh synthetic hands, test split (~13 min)"
+	@echo "make run     the main job: baseline vs full-EKD training of the demo student on fresh synthetic hands, test split (~10 min on 2 cores)"
 	@echo "make paper   the paper's ablation: ts500m at 64², 4 modes × 3 seeds over 2 ranks, per view model (make paper-capture, make paper-uniform: ~2 h each)"
 	@echo "make peers   create .venv-peers with PyTorch, ONNX Runtime and fvcore for the side-by-side benchmark"
 
