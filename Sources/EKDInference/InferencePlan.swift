@@ -162,29 +162,25 @@ public final class InferencePlan {
       var y: Tensor
       switch node.op {
       case .conv(let w, let b, let g):
+        // Where the output goes: its own value; a channel slice of the concat that reads
+        // it (allocated by the first of its convs); or the add that reads it, with the
+        // shortcut added and the add's ReLU applied in the conv's epilogue.
+        var (slot, shape, channelOffset, imageStride) = (k + 1, Conv2dKernel.outputShape(input: x[0].shape, weight: w.shape, geometry: g), 0, Int?.none)
+        var (relu, shortcut) = (node.relu, Tensor?.none)
         if let (concat, channel) = concatSlot[k] {
-          // Straight into the concat's output (allocated by the first of its convs).
-          let shape = graph.shapes[concat + 1], plane = shape[2] * shape[3]
-          if values[concat + 1] == nil { values[concat + 1] = Tensor(uninitialized: [x[0].shape[0], shape[1], shape[2], shape[3]]) }
-          Conv2dKernel.forward(
-            x[0], weight: w, bias: b, geometry: g, threads: threads, relu: node.relu, winograd: winograd[k],
-            into: values[concat + 1]!.mutablePointer + channel * plane, imageStride: shape[1] * plane)
-          for i in node.inputs where lastUse[i] == k { values[i] = nil }
-          continue
+          let whole = graph.shapes[concat + 1]
+          shape[1] = whole[1]
+          (slot, channelOffset, imageStride) = (concat + 1, channel * whole[2] * whole[3], whole.count)
+        } else if let (add, residual) = residualFor[k] {
+          (slot, relu, shortcut) = (add + 1, graph.nodes[add].relu, values[residual]!)
         }
-        if let (add, residual) = residualFor[k] {
-          let shortcut = values[residual]!
-          var sum = Tensor(uninitialized: shortcut.shape)
-          Conv2dKernel.forward(
-            x[0], weight: w, bias: b, geometry: g, threads: threads, relu: graph.nodes[add].relu, residual: shortcut.pointer,
-            into: sum.mutablePointer)
-          values[add + 1] = sum
-          for i in node.inputs where lastUse[i] == k { values[i] = nil }
-          continue
-        }
-        y = Tensor(uninitialized: Conv2dKernel.outputShape(input: x[0].shape, weight: w.shape, geometry: g))
+        if values[slot] == nil { values[slot] = Tensor(uninitialized: shape) }
         Conv2dKernel.forward(
-          x[0], weight: w, bias: b, geometry: g, threads: threads, relu: node.relu, winograd: winograd[k], into: y.mutablePointer)
+          x[0], weight: w, bias: b, geometry: g, threads: threads, relu: relu, residual: shortcut?.pointer, winograd: winograd[k],
+          into: values[slot]!.mutablePointer + channelOffset, imageStride: imageStride)
+        withExtendedLifetime(shortcut) {}
+        for i in node.inputs where lastUse[i] == k { values[i] = nil }
+        continue
       case .batchNorm(let scale, let shift, let mean, let variance, let epsilon):
         y =
           BatchNormKernel.forward(

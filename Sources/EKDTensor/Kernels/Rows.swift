@@ -89,13 +89,14 @@ enum Rows {
     }
   }
 
-  /// d += g over a whole tensor, in chunks over `threads`.
-  static func accumulate(_ g: Tensor, into d: UnsafeMutablePointer<Float>, threads: Int) {
-    let pg = g.pointer
+  /// d += g (masked by y > 0 when `y` is given) over a whole tensor, in chunks over `threads`.
+  static func accumulate(_ g: Tensor, masking y: Tensor? = nil, into d: UnsafeMutablePointer<Float>, threads: Int) {
+    let pg = g.pointer, py = y?.pointer
     Parallel.chunks(g.count, threads: threads, minimumPerWorker: 1 << 16) { range, _ in
-      accumulate(pg + range.lowerBound, masking: nil, scale: 1, x: nil, 0, 0, into: d + range.lowerBound, range.count)
+      let first = range.lowerBound
+      accumulate(pg + first, masking: py.map { $0 + first }, scale: 1, x: nil, 0, 0, into: d + first, range.count)
     }
-    withExtendedLifetime(g) {}
+    withExtendedLifetime((g, y)) {}
   }
 
   /// d = g·[y > 0].

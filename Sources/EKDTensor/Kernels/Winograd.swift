@@ -117,9 +117,6 @@ public enum Winograd {
     withExtendedLifetime((x, w, b, u)) {}
   }
 
-  @inline(__always)
-  static func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self) }
-
   /// V for the tiles of one tile row of one channel plane: 16 values per tile, value ξ
   /// at `v + ξ·xiStride + tile`. Eight tiles at a time: tile t's column j is input
   /// column 2t − 1 + j, the even or odd lanes of a 16-wide load from a zero-padded row.
@@ -141,7 +138,7 @@ public enum Winograd {
       // Column j of input row r for eight tiles, then Bᵀ down each column.
       func column(_ r: Int) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
         let row = rows + r * paddedWidth + 2 * tx
-        let a = load16(row), b = load16(row + 2)
+        let a = Rows.load(row), b = Rows.load(row + 2)
         return (a.evenHalf, a.oddHalf, b.evenHalf, b.oddHalf)
       }
       let (r0, r1, r2, r3) = (column(0), column(1), column(2), column(3))

@@ -89,10 +89,7 @@ extension Variable {
     let out = y, workers = tape.threads
     return tape.record(y, inputs: [self]) { dy, dx in
       guard let d = dx[0] else { return }
-      let g = dy.pointer, py = out.pointer
-      Parallel.chunks(n, threads: workers, minimumPerWorker: 1 << 16) { range, _ in
-        Rows.accumulate(g + range.lowerBound, masking: py + range.lowerBound, scale: 1, x: nil, 0, 0, into: d + range.lowerBound, range.count)
-      }
+      Rows.accumulate(dy, masking: out, into: d, threads: workers)
     }
   }
   public func abs() -> Variable { map({ Swift.abs($0) }, derivative: { x, _ in x > 0 ? 1 : (x < 0 ? -1 : 0) }) }

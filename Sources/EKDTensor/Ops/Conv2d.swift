@@ -317,14 +317,7 @@ public enum Conv2dKernel {
     if let db, let sums = biasPartials?.pointer {
       for wk in 0..<plan.workers { for r in 0..<o { db[r] += sums[wk * o + r] } }
     } else if let db {
-      for i in 0..<n {
-        for r in 0..<o {
-          let row = pg + (i * o + r) * p
-          var s: Float = 0
-          for j in 0..<p { s += row[j] }
-          db[r] += s
-        }
-      }
+      for i in 0..<n { for r in 0..<o { db[r] += Rows.sum(pg + (i * o + r) * p, p) } }
     }
   }
 
