@@ -22,6 +22,8 @@ enum ModelSuite {
     var profile: [(String, Double, Double)]
     /// Inference at batch B through the plan: seconds per node (median of three profiled runs), kind.
     var inferenceProfile: [(String, Double)] = []
+    /// The same at batch 1, where ops share out inside an image.
+    var inferenceProfileB1: [(String, Double)] = []
     /// The costliest conv layers, timed one by one (forward, batch B): path, kind, seconds, MACs per image.
     var layers: [(String, String, Double, Int)] = []
     var torch: [String: Any]?
@@ -35,6 +37,7 @@ enum ModelSuite {
         "peak_rss_mib": peakMiB,
         "profile": profile.map { ["op": $0.0, "forward_ms": $0.1 * 1000, "backward_ms": $0.2 * 1000] },
         "inference_profile": inferenceProfile.map { ["node": $0.0, "ms": $0.1 * 1000] },
+        "inference_profile_b1": inferenceProfileB1.map { ["node": $0.0, "ms": $0.1 * 1000] },
         "layers": layers.map { ["layer": $0.0, "kind": $0.1, "forward_ms": $0.2 * 1000, "macs": $0.3, "gflops": 2 * Double($0.3 * batch) / $0.2 / 1e9] },
       ]
       if let torch { j["torch"] = torch }
@@ -99,10 +102,12 @@ enum ModelSuite {
       let plan = try InferencePlan(student)
       let inferB1 = Harness.median(repetitions: reps) { _ = plan.run(one, threads: threads) }.median
       let inferB = Harness.median(repetitions: reps) { _ = plan.run(many, threads: threads) }.median
-      let runs = (0..<3).map { _ in plan.profile(many, threads: threads) }
-      let inferenceProfile = runs[0].indices.map { i in
-        (runs[0][i].kind, runs.map { $0[i].seconds }.sorted()[1])
+      func profile(_ input: Tensor, runs: Int) -> [(String, Double)] {
+        let runs = (0..<runs).map { _ in plan.profile(input, threads: threads) }
+        return runs[0].indices.map { i in (runs[0][i].kind, runs.map { $0[i].seconds }.sorted()[runs.count / 2]) }
       }
+      let inferenceProfile = profile(many, runs: 3)
+      let inferenceProfileB1 = profile(one, runs: 9)
 
       let data = self.batch(size: size, count: batch, rng: &rng)
       let bounds = AngleBounds(lower: [Double](repeating: -0.5, count: 20), upper: [Double](repeating: 0.9, count: 20), dataset: "bench", sampleCount: 0)
@@ -153,7 +158,8 @@ enum ModelSuite {
           name: name, input: size, macs: summary.macs, parameters: summary.parameters,
           inferB1: 1 / inferB1, inferB: Double(batch) / inferB, train: Double(batch) / train,
           trainTeacher: Double(batch) / trainTeacher, trainReplicas: Double(batch) / trainReplicas, replicas: replicas,
-          replicasPeakMiB: peakMemoryMiB, peakMiB: peak, profile: profile, inferenceProfile: inferenceProfile, layers: layerTimes))
+          replicasPeakMiB: peakMemoryMiB, peakMiB: peak, profile: profile, inferenceProfile: inferenceProfile, inferenceProfileB1: inferenceProfileB1,
+          layers: layerTimes))
       print("  \(name): done", to: &standardError)
     }
     return rows
@@ -243,13 +249,15 @@ enum ModelSuite {
       let top = r.profile.prefix(6).map { "\($0.0.split(separator: "(").first ?? "") \(f(100 * ($0.1 + $0.2) / max(total, 1e-9), 0))%" }
       print("profile \(r.name) training step: " + top.joined(separator: ", "))
       // Inference: share per kind of node (its first word), then the costliest nodes.
-      let inferTotal = r.inferenceProfile.reduce(0) { $0 + $1.1 }
-      var byKind: [String: Double] = [:]
-      for (kind, secs) in r.inferenceProfile { byKind[String(kind.split(separator: " ").first ?? ""), default: 0] += secs }
-      let kinds = byKind.sorted { $0.value > $1.value }.prefix(5).map { "\($0.key) \(f(100 * $0.value / max(inferTotal, 1e-9), 0))%" }
-      print("profile \(r.name) inference, batch \(batch), one thread group: \(f(inferTotal * 1000, 1)) ms; " + kinds.joined(separator: ", "))
-      for (kind, secs) in r.inferenceProfile.sorted(by: { $0.1 > $1.1 }).prefix(4) {
-        print("    \(Harness.pad(kind, 62, right: true)) \(f(secs * 1000, 2)) ms")
+      for (b, nodes) in [(batch, r.inferenceProfile), (1, r.inferenceProfileB1)] {
+        let inferTotal = nodes.reduce(0) { $0 + $1.1 }
+        var byKind: [String: Double] = [:]
+        for (kind, secs) in nodes { byKind[String(kind.split(separator: " ").first ?? ""), default: 0] += secs }
+        let kinds = byKind.sorted { $0.value > $1.value }.prefix(5).map { "\($0.key) \(f(100 * $0.value / max(inferTotal, 1e-9), 0))%" }
+        print("profile \(r.name) inference, batch \(b), one thread group: \(f(inferTotal * 1000, 2)) ms; " + kinds.joined(separator: ", "))
+        for (kind, secs) in nodes.sorted(by: { $0.1 > $1.1 }).prefix(b == 1 ? 8 : 4) {
+          print("    \(Harness.pad(kind, 62, right: true)) \(f(secs * 1000, 3)) ms")
+        }
       }
       for (path, kind, secs, macs) in r.layers {
         print("    \(Harness.pad(path, 28, right: true)) \(Harness.pad(kind, 34, right: true)) \(f(secs * 1000, 2)) ms  \(f(2 * Double(macs * batch) / secs / 1e9)) GFLOP/s")

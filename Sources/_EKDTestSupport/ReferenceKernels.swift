@@ -80,10 +80,16 @@ public enum Reference {
   }
 
   /// The largest |a − b| over two tensors of one shape.
+  /// NaN when either side has a NaN where the other does not agree: `Swift.max` drops a
+  /// NaN operand, which let an output left unwritten (a NaN sentinel) pass as a match.
   public static func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
     precondition(a.shape == b.shape, "shapes \(a.shape) and \(b.shape)")
     var m: Float = 0
-    for i in 0..<a.count { m = max(m, abs(a[flat: i] - b[flat: i])) }
+    for i in 0..<a.count {
+      let d = abs(a[flat: i] - b[flat: i])
+      if d.isNaN { return .nan }
+      m = max(m, d)
+    }
     return m
   }
 }

@@ -4,7 +4,8 @@ import _EKDTestSupport
 
 /// The direct stem convolution on every instruction-set path this CPU has, against the
 /// reference convolution: 7×7 stride 2 (ts500m's stem), 5×5, 4×4 and 3×5, odd sizes,
-/// outputs narrower than a vector and not a multiple of one, 1 to 16 output channels,
+/// outputs narrower than a vector and not a multiple of one, 1 to 96 output channels
+/// (blocks of 8, the last one partial), runs of 48, 32 and 16 columns with masked tails,
 /// padding at every border, bands of rows, with and without bias and ReLU; and
 /// `Conv2dKernel.forward`, which takes this path for such layers, on a batch.
 @Suite struct DirectConvolution {
@@ -22,6 +23,11 @@ import _EKDTestSupport
     // Wide enough for the AVX-512 blocks of 32 columns (o ≤ 8), then a masked tail.
     Case(c: 3, h: 12, w: 75, o: 8, kernel: (7, 7), stride: 2, padding: 3),
     Case(c: 2, h: 6, w: 70, o: 5, kernel: (3, 5), stride: 1, padding: 1),
+    // Many outputs (SqueezeNet's and ResNet's stems): full blocks, a partial last block,
+    // runs of 48 columns, then tails of 33…47, 17…32 and 1…16 columns.
+    Case(c: 3, h: 23, w: 227, o: 64, kernel: (3, 3), stride: 2, padding: 0),
+    Case(c: 3, h: 15, w: 97, o: 21, kernel: (7, 7), stride: 2, padding: 3),
+    Case(c: 3, h: 9, w: 130, o: 13, kernel: (3, 3), stride: 1, padding: 1),
   ]
 
   @Test(arguments: paths)
@@ -58,7 +64,10 @@ import _EKDTestSupport
     var rng = SeededRandom(seed: 4)
     let g = ConvGeometry(kernel: 7, stride: 2, padding: 3)
     #expect(DirectConv.applies(inputChannels: 3, outputChannels: 8, geometry: g) == (ThinGEMM.best != .portable))
-    #expect(!DirectConv.applies(inputChannels: 3, outputChannels: 64, geometry: g), "ResNet's stem stays with OpenBLAS")
+    #expect(DirectConv.applies(inputChannels: 3, outputChannels: 64, geometry: g) == (ThinGEMM.best != .portable))
+    let shallow = ConvGeometry(kernel: 3, stride: 2, padding: 1)
+    #expect(!DirectConv.applies(inputChannels: 3, outputChannels: 16, geometry: shallow), "tiny's stem stays with ThinGEMM")
+    #expect(!DirectConv.applies(inputChannels: 16, outputChannels: 64, geometry: shallow), "not a stem")
     let x = Tensor.randomNormal([3, 3, 70, 45], using: &rng)
     let w = Tensor.randomNormal([8, 3, 7, 7], using: &rng)
     let b = Tensor.randomNormal([8], using: &rng)

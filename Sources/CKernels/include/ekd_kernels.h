@@ -29,8 +29,8 @@ size_t ekd_direct_conv_scratch(int c, int kh, int kw, int stride, int band, int 
 
 /// Output rows row0 ..< row1 of one image of a direct convolution: y (o × ho × wo) =
 /// conv(x (c × h × w), wt (o × c × kh × kw), stride, zero padding pad) + bias (may be
-/// NULL), then max(·, 0) when relu is nonzero. For stems (few channels, o ≤ 16,
-/// stride 1 or 2), where im2col's c·kh·kw-row matrix costs more than the products.
+/// NULL), then max(·, 0) when relu is nonzero. For stems (few input channels, stride
+/// 1 or 2), where im2col's shallow c·kh·kw-row GEMM runs far below speed.
 /// `scratch` holds ekd_direct_conv_scratch(…) floats.
 void ekd_direct_conv_isa(int isa, const float *x, int c, int h, int w, const float *wt, int o, int kh, int kw,
                          int stride, int pad, const float *bias, float *y, int ho, int wo, int row0, int row1,

@@ -1,21 +1,23 @@
 import CKernels
 import Foundation
 
-/// A direct convolution for stems: few input channels, at most 16 output channels,
-/// stride 1 or 2 (ts500m's 7×7 stride-2 3→8, which im2col + GEMM ran at 36 GFLOP/s).
+/// A direct convolution for stems: at most 4 input channels, stride 1 or 2 (ts500m's
+/// 7×7 stride-2 3→8, which im2col + GEMM ran at 36 GFLOP/s; ResNet's 7×7 3→64 and
+/// SqueezeNet's 3×3 3→64 and 7×7 3→96).
 ///
-/// Why not im2col: the column matrix has c·kh·kw rows (147) and is read only o (8)
-/// times, so building it costs as much as the products, and its 147 row streams defeat
-/// the prefetcher (`ThinGEMM` stops at k = 144 for that reason). Here each vector of
-/// output columns keeps its o sums in registers over all c·kh·kw steps. C, with
-/// AVX-512F, AVX2+FMA and portable paths chosen at run time, as `ThinGEMM`.
+/// Why not im2col: the column matrix has c·kh·kw rows (27 to 147) and is read o times,
+/// so building it costs as much as a thin GEMM's products, and a GEMM of depth 27 runs
+/// at half of OpenBLAS's speed. Here each run of output columns keeps the sums of 8
+/// output channels in registers over all c·kh·kw steps. C, with AVX-512F, AVX2+FMA and
+/// portable paths chosen at run time, as `ThinGEMM`.
 public enum DirectConv {
   /// Off for A/B measurements (`EKD_AB_NO_DIRECT=1`): such convs then take im2col.
   static let enabled = ProcessInfo.processInfo.environment["EKD_AB_NO_DIRECT"] == nil
 
   /// Whether `Conv2dKernel.forward` takes this path for a conv of `inputChannels` and `outputChannels`.
   public static func applies(inputChannels c: Int, outputChannels o: Int, geometry g: ConvGeometry) -> Bool {
-    enabled && ThinGEMM.best != .portable && c <= 4 && o <= 16 && g.kernelHeight * g.kernelWidth * c > ThinGEMM.maximumDepth
+    enabled && ThinGEMM.best != .portable && c <= 4
+      && (g.kernelHeight * g.kernelWidth * c > ThinGEMM.maximumDepth || o > ThinGEMM.maximumRows)
       && g.strideHeight == g.strideWidth && (1...2).contains(g.strideHeight) && g.padHeight == g.padWidth
   }
 
