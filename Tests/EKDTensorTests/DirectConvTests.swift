@@ -4,7 +4,8 @@ import _EKDTestSupport
 
 /// The direct stem convolution on every instruction-set path this CPU has, against the
 /// reference convolution: 7×7 stride 2 (ts500m's stem), 5×5, 4×4 and 3×5, odd sizes,
-/// outputs narrower than a vector and not a multiple of one, 1 to 96 output channels
+/// outputs narrower than a vector and not a multiple of one (a vector then spans rows),
+/// 1 to 19 input and 1 to 64 output channels
 /// (blocks of 8, the last one partial), runs of 48, 32 and 16 columns with masked tails,
 /// padding at every border, bands of rows, with and without bias and ReLU; and
 /// `Conv2dKernel.forward`, which takes this path for such layers, on a batch.
@@ -28,6 +29,12 @@ import _EKDTestSupport
     Case(c: 3, h: 23, w: 227, o: 64, kernel: (3, 3), stride: 2, padding: 0),
     Case(c: 3, h: 15, w: 97, o: 21, kernel: (7, 7), stride: 2, padding: 3),
     Case(c: 3, h: 9, w: 130, o: 13, kernel: (3, 3), stride: 1, padding: 1),
+    // Planes narrower than a vector (a vector's outputs span two or three rows) and
+    // more input channels: tiny's 3×3 stride-2 and 8×8 layers, a 1×1.
+    Case(c: 16, h: 32, w: 32, o: 32, kernel: (3, 3), stride: 2, padding: 1),
+    Case(c: 19, h: 8, w: 8, o: 24, kernel: (3, 3), stride: 1, padding: 1),
+    Case(c: 5, h: 7, w: 5, o: 9, kernel: (1, 1), stride: 1, padding: 0),
+    Case(c: 6, h: 13, w: 11, o: 8, kernel: (3, 3), stride: 2, padding: 1),
   ]
 
   @Test(arguments: paths)
@@ -60,7 +67,7 @@ import _EKDTestSupport
     }
   }
 
-  @Test func conv2dTakesItForAStem() {
+  @Test func conv2dTakesItForStemsAndSmallPlanes() {
     var rng = SeededRandom(seed: 4)
     let g = ConvGeometry(kernel: 7, stride: 2, padding: 3)
     #expect(DirectConv.applies(inputChannels: 3, outputChannels: 8, geometry: g) == (ThinGEMM.best != .portable))
@@ -68,12 +75,29 @@ import _EKDTestSupport
     let shallow = ConvGeometry(kernel: 3, stride: 2, padding: 1)
     #expect(!DirectConv.applies(inputChannels: 3, outputChannels: 16, geometry: shallow), "tiny's stem stays with ThinGEMM")
     #expect(!DirectConv.applies(inputChannels: 16, outputChannels: 64, geometry: shallow), "not a stem")
+    let direct = ThinGEMM.best != .portable
+    #expect(DirectConv.applies(inputChannels: 16, outputChannels: 64, geometry: shallow, outputWidth: 16) == direct, "a small plane")
+    #expect(!DirectConv.applies(inputChannels: 16, outputChannels: 64, geometry: shallow, outputWidth: 28))
+    #expect(!DirectConv.applies(inputChannels: 96, outputChannels: 64, geometry: ConvGeometry(kernel: 3), outputWidth: 16), "too deep")
+    #expect(!DirectConv.applies(inputChannels: 64, outputChannels: 64, geometry: ConvGeometry(kernel: 1), outputWidth: 8), "pointwise")
     let x = Tensor.randomNormal([3, 3, 70, 45], using: &rng)
     let w = Tensor.randomNormal([8, 3, 7, 7], using: &rng)
     let b = Tensor.randomNormal([8], using: &rng)
     for threads in [1, 2] {
       let y = Conv2dKernel.forward(x, weight: w, bias: b, geometry: g, threads: threads, tileColumns: 40)
       #expect(Reference.maxAbsDifference(y, Reference.conv2d(x, weight: w, bias: b, geometry: g)) < 1e-4)
+    }
+    // tiny's small planes, at batch 1 (a band per worker) and 3, with the fused ReLU.
+    for (shape, o, geometry) in [([1, 64, 8, 8], 64, ConvGeometry(kernel: 3)), ([3, 16, 32, 32], 32, shallow)] {
+      let x = Tensor.randomNormal(Shape(shape), using: &rng)
+      let w = Tensor.randomNormal([o, shape[1], 3, 3], using: &rng)
+      let b = Tensor.randomNormal([o], using: &rng)
+      let want = Reference.conv2d(x, weight: w, bias: b, geometry: geometry)
+      for threads in [1, 2] {
+        let y = Conv2dKernel.forward(x, weight: w, bias: b, geometry: geometry, threads: threads, relu: true)
+        let relu = Tensor(shape: want.shape, scalars: want.scalars.map { max($0, 0) })
+        #expect(Reference.maxAbsDifference(y, relu) < 1e-4, "\(shape) threads \(threads)")
+      }
     }
   }
 }

@@ -14,11 +14,24 @@ public enum DirectConv {
   /// Off for A/B measurements (`EKD_AB_NO_DIRECT=1`): such convs then take im2col.
   static let enabled = ProcessInfo.processInfo.environment["EKD_AB_NO_DIRECT"] == nil
 
-  /// Whether `Conv2dKernel.forward` takes this path for a conv of `inputChannels` and `outputChannels`.
+  /// Whether `Conv2dKernel.forward` takes this path for a stem: at most 4 input channels,
+  /// and a GEMM that would be too shallow (k > 144) or too wide for `ThinGEMM` (o > 32).
   public static func applies(inputChannels c: Int, outputChannels o: Int, geometry g: ConvGeometry) -> Bool {
-    enabled && ThinGEMM.best != .portable && c <= 4
-      && (g.kernelHeight * g.kernelWidth * c > ThinGEMM.maximumDepth || o > ThinGEMM.maximumRows)
-      && g.strideHeight == g.strideWidth && (1...2).contains(g.strideHeight) && g.padHeight == g.padWidth
+    supports(g) && c <= 4 && (g.kernelHeight * g.kernelWidth * c > ThinGEMM.maximumDepth || o > ThinGEMM.maximumRows)
+  }
+
+  /// …or for a small plane (at most 16 outputs wide, as tiny's and the hourglasses' inner
+  /// layers) of depth c·kh·kw ≤ 576, when Winograd does not take it: there a band is one
+  /// run of outputs across rows, while im2col + GEMM pays its fixed costs per layer
+  /// (tiny's 8×8 64→64 and 3×3 stride-2 convs ran 20–40% faster, docs/performance.md).
+  public static func applies(inputChannels c: Int, outputChannels o: Int, geometry g: ConvGeometry, outputWidth wo: Int) -> Bool {
+    applies(inputChannels: c, outputChannels: o, geometry: g)
+      || (supports(g) && !g.isPointwise && wo <= 16 && c * g.kernelHeight * g.kernelWidth <= 576 && o >= 8)
+  }
+
+  private static func supports(_ g: ConvGeometry) -> Bool {
+    enabled && ThinGEMM.best != .portable && g.strideHeight == g.strideWidth && (1...2).contains(g.strideHeight)
+      && g.padHeight == g.padWidth
   }
 
   /// Floats of scratch `run` needs for `rows` output rows.

@@ -25,9 +25,10 @@ public enum Winograd {
   ///
   /// The 16 GEMMs have depth C and width the tiles: they lose to one im2col GEMM of
   /// depth 9·C when C is small (SqueezeNet's 32→128 at 27×27 ran slower), unless the
-  /// im2col GEMM is thin too (O ≤ 32, ts500m's 19-channel convs); and below ~64 tiles
+  /// im2col GEMM is thin too (O ≤ 32, ts500m's 19-channel convs); and below ~32 tiles
   /// per worker, or on planes narrower than 12 (a tile row then fills few of the eight
   /// lanes), they lose too (batch 1 at 13×13, ResNet's 7×7 planes: slower by 2× and more).
+  /// tiny's 16×16 at batch 1 on two workers (32 tiles each) ran 0.25 → 0.11 ms.
   /// Timed layer by layer on the Zen 4, and per student with `EKDBench` (docs/performance.md).
   public static func applies(inputChannels c: Int, outputChannels o: Int, geometry g: ConvGeometry) -> Bool {
     enabled && g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1 && g.strideWidth == 1
@@ -37,7 +38,7 @@ public enum Winograd {
   /// …and whether this input gives each of `threads` workers enough tiles, in rows wide
   /// enough to fill the lanes.
   package static func applies(batch n: Int, height h: Int, width w: Int, threads: Int) -> Bool {
-    n * ((h + 1) / 2) * ((w + 1) / 2) >= 64 * max(threads, 1) && w >= 12
+    n * ((h + 1) / 2) * ((w + 1) / 2) >= 32 * max(threads, 1) && w >= 12
   }
 
   /// U[ξ][o][c] = (G g Gᵀ)[ξ] for weights [O, C, 3, 3].

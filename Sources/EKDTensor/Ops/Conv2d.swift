@@ -103,12 +103,21 @@ public enum Conv2dKernel {
     let p = ho * wo, k = c * g.kernelHeight * g.kernelWidth
     let span = imageStride ?? o * p
     let px = x.pointer, pw = w.pointer, pb = b?.pointer
-    if residual == nil && DirectConv.applies(inputChannels: c, outputChannels: o, geometry: g) {
-      // A stem: no im2col at all (DirectConv), in bands of up to 32 output rows (its
-      // padded input rows overlap by kh − stride, so wider bands copy less).
-      let bands = (ho + 31) / 32, band = (ho + bands - 1) / bands
+    let winograds =
+      residual == nil && plan == nil && tileColumns == nil && Winograd.applies(inputChannels: c, outputChannels: o, geometry: g)
+      && Winograd.applies(batch: n, height: h, width: wd, threads: threads)
+    if residual == nil
+      && (DirectConv.applies(inputChannels: c, outputChannels: o, geometry: g)
+        || (!winograds && DirectConv.applies(inputChannels: c, outputChannels: o, geometry: g, outputWidth: wo)))
+    {
+      // No im2col at all (DirectConv), in bands of output rows: up to 32 (its padded input
+      // rows overlap by kh − stride, so wider bands copy less), whose input copy stays
+      // within ~200 KB of L2, and at least one band per worker.
+      let workers = plan.map { $0.workers * $0.gemmThreads } ?? threads
+      let tallest = max(1, min(32, 50_000 / max(1, c * g.strideHeight * (wd + g.kernelWidth))))
+      let bands = min(ho, max((ho + tallest - 1) / tallest, (workers + n - 1) / n)), band = (ho + bands - 1) / bands
       let scratchCount = DirectConv.scratchCount(channels: c, geometry: g, rows: band, outputWidth: wo)
-      Parallel.chunks(n * bands, threads: plan.map { $0.workers * $0.gemmThreads } ?? threads) { range, _ in
+      Parallel.chunks(n * bands, threads: workers) { range, _ in
         var scratch = Scratch()
         let buffer = scratch.cols(scratchCount)
         for unit in range {
@@ -120,9 +129,7 @@ public enum Conv2dKernel {
       }
       return
     }
-    if residual == nil && plan == nil && tileColumns == nil && Winograd.applies(inputChannels: c, outputChannels: o, geometry: g)
-      && Winograd.applies(batch: n, height: h, width: wd, threads: threads)
-    {
+    if winograds {
       Winograd.forward(x, weight: w, transformed: winograd, bias: b, threads: threads, relu: relu, into: py, imageStride: span)
       return
     }
