@@ -29,6 +29,8 @@ public enum Winograd {
   /// per worker, or on planes narrower than 12 (a tile row then fills few of the eight
   /// lanes), they lose too (batch 1 at 13×13, ResNet's 7×7 planes: slower by 2× and more).
   /// tiny's 16×16 at batch 1 on two workers (32 tiles each) ran 0.25 → 0.11 ms.
+  /// Three EKDBench runs per side put ResNet-50 at batch 1 at 18.7–19.0 img/s with 16
+  /// tiles per worker for C ≥ 128, against 12.9–18.4 with 32 (Zen 4, 2 threads).
   /// Timed layer by layer on the Zen 4, and per student with `EKDBench` (docs/performance.md).
   public static func applies(inputChannels c: Int, outputChannels o: Int, geometry g: ConvGeometry) -> Bool {
     enabled && g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1 && g.strideWidth == 1
@@ -37,8 +39,10 @@ public enum Winograd {
 
   /// …and whether this input gives each of `threads` workers enough tiles, in rows wide
   /// enough to fill the lanes.
-  package static func applies(batch n: Int, height h: Int, width w: Int, threads: Int) -> Bool {
-    n * ((h + 1) / 2) * ((w + 1) / 2) >= 32 * max(threads, 1) && w >= 12
+  /// Deep convs (C ≥ 128) keep their GEMMs efficient on fewer tiles: ResNet's 14×14 at
+  /// batch 1 (49 tiles) gains there.
+  package static func applies(batch n: Int, height h: Int, width w: Int, inputChannels c: Int, threads: Int) -> Bool {
+    n * ((h + 1) / 2) * ((w + 1) / 2) >= (c >= 128 ? 16 : 32) * max(threads, 1) && w >= 12
   }
 
   /// U[ξ][o][c] = (G g Gᵀ)[ξ] for weights [O, C, 3, 3].
