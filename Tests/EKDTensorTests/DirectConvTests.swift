@@ -35,6 +35,8 @@ import _EKDTestSupport
     Case(c: 19, h: 8, w: 8, o: 24, kernel: (3, 3), stride: 1, padding: 1),
     Case(c: 5, h: 7, w: 5, o: 9, kernel: (1, 1), stride: 1, padding: 0),
     Case(c: 6, h: 13, w: 11, o: 8, kernel: (3, 3), stride: 2, padding: 1),
+    // SqueezeNet's 3×3 expand from 16 channels: runs of 48 across rows of 55.
+    Case(c: 16, h: 7, w: 55, o: 24, kernel: (3, 3), stride: 1, padding: 1),
   ]
 
   @Test(arguments: paths)
@@ -77,7 +79,8 @@ import _EKDTestSupport
     #expect(!DirectConv.applies(inputChannels: 16, outputChannels: 64, geometry: shallow), "not a stem")
     let direct = ThinGEMM.best != .portable
     #expect(DirectConv.applies(inputChannels: 16, outputChannels: 64, geometry: shallow, outputWidth: 16) == direct, "a small plane")
-    #expect(!DirectConv.applies(inputChannels: 16, outputChannels: 64, geometry: shallow, outputWidth: 28))
+    #expect(DirectConv.applies(inputChannels: 32, outputChannels: 128, geometry: ConvGeometry(kernel: 3), outputWidth: 54) == direct, "shallow")
+    #expect(!DirectConv.applies(inputChannels: 48, outputChannels: 64, geometry: shallow, outputWidth: 28), "deep and wide")
     #expect(!DirectConv.applies(inputChannels: 96, outputChannels: 64, geometry: ConvGeometry(kernel: 3), outputWidth: 16), "too deep")
     #expect(!DirectConv.applies(inputChannels: 64, outputChannels: 64, geometry: ConvGeometry(kernel: 1), outputWidth: 8), "pointwise")
     let x = Tensor.randomNormal([3, 3, 70, 45], using: &rng)

@@ -20,13 +20,17 @@ public enum DirectConv {
     supports(g) && c <= 4 && (g.kernelHeight * g.kernelWidth * c > ThinGEMM.maximumDepth || o > ThinGEMM.maximumRows)
   }
 
-  /// …or for a small plane (at most 16 outputs wide, as tiny's and the hourglasses' inner
-  /// layers) of depth c·kh·kw ≤ 576, when Winograd does not take it: there a band is one
-  /// run of outputs across rows, while im2col + GEMM pays its fixed costs per layer
-  /// (tiny's 8×8 64→64 and 3×3 stride-2 convs ran 20–40% faster, docs/performance.md).
+  /// …or, when Winograd does not take it, for a conv of depth c·kh·kw ≤ 288 (SqueezeNet's
+  /// 3×3 expands from 16 and 32 channels), or ≤ 576 on a small plane (at most 16 outputs
+  /// wide: tiny's and the hourglasses' inner layers). A band is one run of outputs across
+  /// rows, while im2col + GEMM builds a matrix read only o/8 times and pays its fixed costs
+  /// per layer. Per node at batch 8 (Zen 4, 2 threads, two EKDBench runs per side):
+  /// SqueezeNet's 16→64 at 55×55 2.8–3.1 → 2.3–2.4 ms, 32→128 at 54×54 9.8–10.2 → 8.7 ms;
+  /// tiny's 8×8 64→64 0.33 → 0.25 ms.
   public static func applies(inputChannels c: Int, outputChannels o: Int, geometry g: ConvGeometry, outputWidth wo: Int) -> Bool {
-    applies(inputChannels: c, outputChannels: o, geometry: g)
-      || (supports(g) && !g.isPointwise && wo <= 16 && c * g.kernelHeight * g.kernelWidth <= 576 && o >= 8)
+    let depth = c * g.kernelHeight * g.kernelWidth
+    return applies(inputChannels: c, outputChannels: o, geometry: g)
+      || (supports(g) && !g.isPointwise && o >= 8 && (depth <= 288 || (wo <= 16 && depth <= 576)))
   }
 
   private static func supports(_ g: ConvGeometry) -> Bool {
