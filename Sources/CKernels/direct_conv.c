@@ -1,7 +1,7 @@
-// ekd_direct_conv: a direct convolution for layers with few input channels (a
-// network's stem: ts500m's 7×7 stride-2 3→8, ResNet's 7×7 3→64, SqueezeNet's 3×3
-// 3→64), where im2col builds a K × P matrix of c·kh·kw rows for a GEMM too shallow to
-// run at speed.
+// ekd_direct_conv: a direct convolution for stems (ts500m's 7×7 stride-2 3→8,
+// ResNet's 7×7 3→64, SqueezeNet's 3×3 3→64) and shallow or small convs (SqueezeNet's
+// 3×3 expands from 16 channels, tiny's 8×8 layers), where im2col builds a K × P matrix
+// of c·kh·kw rows for a GEMM too shallow or too small to run at speed.
 //
 // The input rows the output band needs are first copied into a zero-padded buffer,
 // split into stride × stride phases of (row, column), so that for every (c, ky, kx)

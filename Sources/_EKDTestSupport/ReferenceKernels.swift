@@ -80,8 +80,8 @@ public enum Reference {
   }
 
   /// The largest |a − b| over two tensors of one shape.
-  /// NaN when either side has a NaN where the other does not agree: `Swift.max` drops a
-  /// NaN operand, which let an output left unwritten (a NaN sentinel) pass as a match.
+  /// NaN if either side holds a NaN anywhere: `Swift.max` drops a NaN operand, which let
+  /// an output left unwritten (a NaN sentinel) pass as a match.
   public static func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Float {
     precondition(a.shape == b.shape, "shapes \(a.shape) and \(b.shape)")
     var m: Float = 0
