@@ -22,12 +22,12 @@ import _EKDTestSupport
     // Pointwise with at least 128 positions per image: one GEMM per image, never grouped.
     Case(input: [3, 6, 12, 11], outChannels: 40, kernel: (1, 1), stride: 1, padding: 0, threads: 2),
     Case(input: [3, 6, 12, 11], outChannels: 5, kernel: (1, 1), stride: 1, padding: 0, threads: 1),
-    // Stride-1 "same" convs (Wo = W), whose im2col copies whole row blocks: 5×5 and 7×7
-    // windows wider than the image, and one narrower than its padding.
+    // Stride-1 "same" convs (Wo = W): 5×5 and 7×7 windows wider than the image, and one
+    // narrower than its padding.
     Case(input: [2, 3, 6, 4], outChannels: 5, kernel: (5, 5), stride: 1, padding: 2, threads: 1),
     Case(input: [1, 2, 3, 3], outChannels: 4, kernel: (7, 7), stride: 1, padding: 3, threads: 1),
     Case(input: [2, 4, 9, 14], outChannels: 6, kernel: (3, 3), stride: 1, padding: 1, threads: 2),
-    // 3×3 stride 1 with C ≥ 48 and ≥ 128 tiles per worker: Winograd's path.
+    // 3×3 stride 1 with C ≥ 48 and enough tiles per worker: Winograd's path.
     Case(input: [2, 48, 24, 23], outChannels: 8, kernel: (3, 3), stride: 1, padding: 1, threads: 2),
     // One image, two workers: bands of output rows, each with its own im2col (thin and not).
     Case(input: [1, 5, 19, 13], outChannels: 6, kernel: (3, 3), stride: 1, padding: 1, threads: 2),

@@ -2,7 +2,7 @@ import EKDTensor
 import Testing
 import _EKDTestSupport
 
-/// The direct stem convolution on every instruction-set path this CPU has, against the
+/// The direct convolution on every instruction-set path this CPU has, against the
 /// reference convolution: 7×7 stride 2 (ts500m's stem), 5×5, 4×4 and 3×5, odd sizes,
 /// outputs narrower than a vector and not a multiple of one (a vector then spans rows),
 /// 1 to 19 input and 1 to 64 output channels
@@ -21,7 +21,7 @@ import _EKDTestSupport
     Case(c: 4, h: 20, w: 35, o: 16, kernel: (5, 5), stride: 1, padding: 2),
     Case(c: 2, h: 11, w: 18, o: 13, kernel: (4, 4), stride: 2, padding: 0),
     Case(c: 3, h: 8, w: 8, o: 1, kernel: (7, 7), stride: 1, padding: 1),
-    // Wide enough for the AVX-512 blocks of 32 columns (o ≤ 8), then a masked tail.
+    // Runs of 48 outputs across rows, then a shorter run.
     Case(c: 3, h: 12, w: 75, o: 8, kernel: (7, 7), stride: 2, padding: 3),
     Case(c: 2, h: 6, w: 70, o: 5, kernel: (3, 5), stride: 1, padding: 1),
     // Many outputs (SqueezeNet's and ResNet's stems): full blocks, a partial last block,

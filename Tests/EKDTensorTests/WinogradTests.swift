@@ -44,7 +44,7 @@ import _EKDTestSupport
   }
 
   /// Conv2dKernel takes this path where it was measured to win: C ≥ 48, or a thin conv,
-  /// with ≥ 64 tiles per worker on planes at least 12 wide.
+  /// with ≥ 32 tiles per worker (16 when C ≥ 128) on planes at least 12 wide.
   @Test func chosenWhereItWins() {
     let g = ConvGeometry(kernel: 3, padding: 1)
     #expect(Winograd.applies(inputChannels: 256, outputChannels: 256, geometry: g))

@@ -106,10 +106,11 @@ public enum Conv2dKernel {
     let winograds =
       residual == nil && plan == nil && tileColumns == nil && Winograd.applies(inputChannels: c, outputChannels: o, geometry: g)
       && Winograd.applies(batch: n, height: h, width: wd, inputChannels: c, threads: threads)
-    if residual == nil
-      && (DirectConv.applies(inputChannels: c, outputChannels: o, geometry: g)
-        || (!winograds && DirectConv.applies(inputChannels: c, outputChannels: o, geometry: g, outputWidth: wo)))
-    {
+    let direct =
+      winograds
+      ? DirectConv.applies(inputChannels: c, outputChannels: o, geometry: g)
+      : DirectConv.applies(inputChannels: c, outputChannels: o, geometry: g, outputWidth: wo)
+    if residual == nil && direct {
       // No im2col at all (DirectConv), in bands of output rows: up to 32 (its padded input
       // rows overlap by kh − stride, so wider bands copy less), whose input copy stays
       // within ~200 KB of L2, and at least one band per worker.
