@@ -24,9 +24,8 @@ public enum DirectConv {
   /// 3×3 expands from 16 and 32 channels), or ≤ 576 on a small plane (at most 16 outputs
   /// wide: tiny's and the hourglasses' inner layers). A band is one run of outputs across
   /// rows, while im2col + GEMM builds a matrix read only o/8 times and pays its fixed costs
-  /// per layer. Per node at batch 8 (Zen 4, 2 threads, two EKDBench runs per side):
-  /// SqueezeNet's 16→64 at 55×55 2.8–3.1 → 2.3–2.4 ms, 32→128 at 54×54 9.8–10.2 → 8.7 ms;
-  /// tiny's 8×8 64→64 0.33 → 0.25 ms.
+  /// per layer. Per node at batch 8 (Zen 4, 2 threads, EKDBench against
+  /// `EKD_AB_NO_DIRECT=1`): tiny's 8×8 64→64 0.33 → 0.25 ms (docs/performance.md).
   public static func applies(inputChannels c: Int, outputChannels o: Int, geometry g: ConvGeometry, outputWidth wo: Int) -> Bool {
     let depth = c * g.kernelHeight * g.kernelWidth
     return applies(inputChannels: c, outputChannels: o, geometry: g)

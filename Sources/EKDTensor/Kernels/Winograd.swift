@@ -28,9 +28,9 @@ public enum Winograd {
   /// im2col GEMM is thin too (O ≤ 32, ts500m's 19-channel convs); and below ~32 tiles
   /// per worker, or on planes narrower than 12 (a tile row then fills few of the eight
   /// lanes), they lose too (batch 1 at 13×13, ResNet's 7×7 planes: slower by 2× and more).
-  /// tiny's 16×16 at batch 1 on two workers (32 tiles each) ran 0.25 → 0.11 ms.
-  /// Three EKDBench runs per side put ResNet-50 at batch 1 at 18.7–19.0 img/s with 16
-  /// tiles per worker for C ≥ 128, against 12.9–18.4 with 32 (Zen 4, 2 threads).
+  /// The thresholds (32 tiles per worker, 16 when C ≥ 128: tiny's 16×16 and ResNet's
+  /// 14×14 at batch 1 on two workers) were chosen in alternated EKDBench runs
+  /// (docs/performance.md).
   /// Timed layer by layer on the Zen 4, and per student with `EKDBench` (docs/performance.md).
   public static func applies(inputChannels c: Int, outputChannels o: Int, geometry g: ConvGeometry) -> Bool {
     enabled && g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1 && g.strideWidth == 1
