@@ -142,15 +142,15 @@ public enum Conv2dKernel {
       // image ran 15% faster (docs/performance.md). Below 128 columns, untested: grouped.
       work = work.flatMap { t in t.images.map { Tile(images: $0..<($0 + 1), rows: t.rows) } }
     }
-    // Few output channels: our own kernel, which does not pack the im2col tile (ThinGEMM).
-    let thin = o <= ThinGEMM.maximumRows && k <= ThinGEMM.maximumDepth && ThinGEMM.enabled
+    // Our own kernel, which does not pack the tile (ThinGEMM), or OpenBLAS.
+    let thin = ThinGEMM.takes(m: o, k: k)
     if work.count < plan.workers {
       // Fewer tiles than workers (batch 1). Bands of output rows, each worker its own
-      // im2col and GEMM, while a band keeps ≥ 64 columns (tiny's 16×16 layers); else
-      // the idle workers split each GEMM's rows (ResNet's 14×14 and 7×7 stages), which
-      // leaves im2col to one thread and ThinGEMM unsplit.
+      // im2col and GEMM, while a band keeps ≥ 64 columns (tiny's 16×16 layers) and has
+      // an im2col to share or too few rows to split; else the idle workers split each
+      // GEMM's rows (ResNet's 14×14 and 7×7 stages), which leaves im2col to one thread.
       let split = plan.workers / max(work.count, 1), band = (ho + split - 1) / split
-      if band * wo >= 64 && (thin || !g.isPointwise) {
+      if band * wo >= 64 && (!g.isPointwise || (thin && o <= ThinGEMM.maximumRows)) {
         work = work.flatMap { t in
           stride(from: t.rows.lowerBound, to: t.rows.upperBound, by: band).map {
             Tile(images: t.images, rows: $0..<min(t.rows.upperBound, $0 + band))
@@ -189,7 +189,8 @@ public enum Conv2dKernel {
             (columns, ldb) = (UnsafePointer(cols), pc)
           }
           if thin {
-            ThinGEMM.run(m: o, n: pc, k: k, a: pw, lda: k, b: columns, ldb: ldb, beta: beta, c: yi, ldc: p, relu: relu)
+            ThinGEMM.run(
+              m: o, n: pc, k: k, a: pw, lda: k, b: columns, ldb: ldb, beta: beta, c: yi, ldc: p, relu: relu, threads: plan.gemmThreads)
           } else {
             BLAS.gemm(
               m: o, n: pc, k: k, a: pw, lda: k, b: columns, ldb: ldb, beta: beta, c: yi, ldc: p,
@@ -205,7 +206,7 @@ public enum Conv2dKernel {
             Im2Col.forward(px + i * c * h * wd, channels: c, height: h, width: wd, g, rows: t.rows, into: cols + j * pc, ld: width)
           }
           if thin {
-            ThinGEMM.run(m: o, n: width, k: k, a: pw, lda: k, b: cols, ldb: width, beta: 0, c: out, ldc: width)
+            ThinGEMM.run(m: o, n: width, k: k, a: pw, lda: k, b: cols, ldb: width, beta: 0, c: out, ldc: width, threads: plan.gemmThreads)
           } else {
             BLAS.gemm(m: o, n: width, k: k, a: pw, lda: k, b: cols, ldb: width, c: out, ldc: width, threads: plan.gemmThreads)
           }
