@@ -87,16 +87,21 @@ public final class InferencePlan {
   ///
   /// With several threads and a batch that shares out evenly (a multiple of the
   /// threads, or at least four images per thread), each thread runs whole images
-  /// on its own: the ops of a small student are too short to share between
-  /// threads, and images need no synchronisation at all (docs/performance.md).
+  /// on its own, one at a time: the ops of a small student are too short to share
+  /// between threads, and images need no synchronisation at all (docs/performance.md).
   public func run(_ input: Tensor, threads: Int = 1) -> Tensor {
     precondition(
       input.shape.rank == 4 && Array(input.shape.dimensions.dropFirst()) == Array(graph.shapes[0].dimensions.dropFirst()),
       "inference plan for \(graph.shapes[0]) given \(input.shape)")
     let n = input.shape[0]
     guard Self.imageParallel, threads > 1, n >= threads, n % threads == 0 || n >= 4 * threads else { return runImages(input, threads: threads) }
-    let outputs = Parallel.collect(threads) { parts in
-      Parallel.chunks(n, threads: threads) { images, w in parts[w] = runImages(input.items(images), threads: 1) }
+    // Each thread runs its images one at a time: one image's activations stay in L2/L3
+    // from a layer to the next, where four images' spilled to memory (squeezenet1_1's
+    // 64×111×111 stem output is 3 MB an image).
+    let outputs = Parallel.collect(n) { slots in
+      Parallel.chunks(n, threads: threads) { images, _ in
+        for i in images { slots[i] = runImages(input.items(i..<(i + 1)), threads: 1) }
+      }
     }.compactMap { $0 }
     var shape = outputs[0].shape
     shape[0] = n
