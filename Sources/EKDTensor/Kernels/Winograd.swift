@@ -90,6 +90,10 @@ public enum Winograd {
     let chunks = (tileRows + perChunk - 1) / perChunk
     let paddedWidth = 2 * ((tilesX + 7) / 8 * 8) + 20
     let px = x.pointer, pb = b?.pointer, pu = u.pointer
+    // The 16 GEMMs of a chunk in ThinGEMM where it takes them, except those both short
+    // (k < 128) and narrow (under 64 tiles): there a masked tail vector and the C
+    // stores outweigh the packing OpenBLAS does (squeezenet1_1's 13×13 at batch 1).
+    let thin = ThinGEMM.takes(m: o, k: c) && (c >= 128 || min(perChunk, tileRows) * tilesX >= 64)
     Parallel.chunks(chunks, threads: threads) { range, _ in
       let ld = perChunk * tilesX + 8  // a block's 8 lanes may run past the last tile
       let v = TensorStorage(uninitializedCount: 16 * c * ld), m = TensorStorage(uninitializedCount: 16 * o * ld)
@@ -105,9 +109,15 @@ public enum Winograd {
           }
         }
         for xi in 0..<16 {
-          BLAS.gemm(
-            m: o, n: tiles, k: c, a: pu + xi * o * c, lda: c, b: v.pointer + xi * c * ld, ldb: ld,
-            c: m.pointer + xi * o * ld, ldc: ld, threads: 1)
+          if thin {
+            ThinGEMM.run(
+              m: o, n: tiles, k: c, a: pu + xi * o * c, lda: c, b: v.pointer + xi * c * ld, ldb: ld, beta: 0,
+              c: m.pointer + xi * o * ld, ldc: ld)
+          } else {
+            BLAS.gemm(
+              m: o, n: tiles, k: c, a: pu + xi * o * c, lda: c, b: v.pointer + xi * c * ld, ldb: ld,
+              c: m.pointer + xi * o * ld, ldc: ld, threads: 1)
+          }
         }
         for oc in 0..<o {
           for r in 0..<count {
