@@ -45,7 +45,7 @@ import _EKDTestSupport
   }
 
   /// Conv2dKernel takes this path where it was measured to win: C ≥ 48, or a thin conv,
-  /// with ≥ 32 tiles per worker (16 when C ≥ 128) on planes at least 12 wide.
+  /// with ≥ 16 tiles per worker on planes at least 12 wide.
   @Test func chosenWhereItWins() {
     let g = ConvGeometry(kernel: 3, padding: 1)
     #expect(Winograd.applies(inputChannels: 256, outputChannels: 256, geometry: g))
@@ -53,13 +53,14 @@ import _EKDTestSupport
     #expect(!Winograd.applies(inputChannels: 32, outputChannels: 128, geometry: g))
     #expect(!Winograd.applies(inputChannels: 64, outputChannels: 64, geometry: ConvGeometry(kernel: 3, stride: 2, padding: 1)))
     #expect(!Winograd.applies(inputChannels: 64, outputChannels: 64, geometry: ConvGeometry(kernel: 3)))
-    #expect(Winograd.applies(batch: 8, height: 14, width: 14, inputChannels: 64, threads: 2))
-    #expect(!Winograd.applies(batch: 8, height: 7, width: 7, inputChannels: 64, threads: 2))
-    #expect(Winograd.applies(batch: 1, height: 16, width: 16, inputChannels: 64, threads: 2), "tiny's fuse at batch 1: 32 tiles per worker")
-    #expect(!Winograd.applies(batch: 1, height: 13, width: 13, inputChannels: 64, threads: 2))
-    #expect(Winograd.applies(batch: 1, height: 14, width: 14, inputChannels: 256, threads: 2), "ResNet's 14×14 at batch 1")
-    #expect(Winograd.applies(batch: 1, height: 28, width: 28, inputChannels: 64, threads: 2))
-    #expect(!Winograd.applies(batch: 64, height: 7, width: 7, inputChannels: 64, threads: 1))
+    #expect(Winograd.applies(batch: 8, height: 14, width: 14, threads: 2))
+    #expect(!Winograd.applies(batch: 8, height: 7, width: 7, threads: 2))
+    #expect(Winograd.applies(batch: 1, height: 16, width: 16, threads: 2), "tiny's fuse at batch 1")
+    #expect(Winograd.applies(batch: 1, height: 13, width: 13, threads: 2), "squeezenet1_1's expands at batch 1")
+    #expect(!Winograd.applies(batch: 1, height: 13, width: 13, threads: 4))
+    #expect(Winograd.applies(batch: 1, height: 14, width: 14, threads: 2), "ResNet's 14×14 at batch 1")
+    #expect(Winograd.applies(batch: 1, height: 28, width: 28, threads: 2))
+    #expect(!Winograd.applies(batch: 64, height: 7, width: 7, threads: 1))
   }
 
   /// The weight transform U = G g Gᵀ on a filter with a known answer: a 3×3 filter

@@ -25,24 +25,21 @@ public enum Winograd {
   ///
   /// The 16 GEMMs have depth C and width the tiles: they lose to one im2col GEMM of
   /// depth 9·C when C is small (SqueezeNet's 32→128 at 27×27 ran slower), unless the
-  /// im2col GEMM is thin too (O ≤ 32, ts500m's 19-channel convs); and below ~32 tiles
+  /// im2col GEMM is thin too (O ≤ 32, ts500m's 19-channel convs); and below 16 tiles
   /// per worker, or on planes narrower than 12 (a tile row then fills few of the eight
-  /// lanes), they lose too (batch 1 at 13×13, ResNet's 7×7 planes: slower by 2× and more).
-  /// The thresholds (32 tiles per worker, 16 when C ≥ 128: tiny's 16×16 and ResNet's
-  /// 14×14 at batch 1 on two workers) were chosen in alternated EKDBench runs
-  /// (docs/performance.md).
+  /// lanes), they lose too (ResNet's 7×7 planes: slower by 2× and more).
   /// Timed layer by layer on the Zen 4, and per student with `EKDBench` (docs/performance.md).
   public static func applies(inputChannels c: Int, outputChannels o: Int, geometry g: ConvGeometry) -> Bool {
     enabled && g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1 && g.strideWidth == 1
       && g.padHeight == 1 && g.padWidth == 1 && o >= 8 && (c >= 48 || (c >= 8 && o <= 32))
   }
 
-  /// …and whether this input gives each of `threads` workers enough tiles, in rows wide
-  /// enough to fill the lanes.
-  /// Deep convs (C ≥ 128) keep their GEMMs efficient on fewer tiles: ResNet's 14×14 at
-  /// batch 1 (49 tiles) gains there.
-  package static func applies(batch n: Int, height h: Int, width w: Int, inputChannels c: Int, threads: Int) -> Bool {
-    n * ((h + 1) / 2) * ((w + 1) / 2) >= (c >= 128 ? 16 : 32) * max(threads, 1) && w >= 12
+  /// …and whether this input gives each of `threads` workers enough tiles (16), in rows
+  /// wide enough to fill the lanes: ResNet's 14×14 and squeezenet1_1's 13×13 at batch 1
+  /// on two threads (49 tiles) gain there; the latter went to DirectConv when the bar
+  /// was 32 for convs of C < 128.
+  package static func applies(batch n: Int, height h: Int, width w: Int, threads: Int) -> Bool {
+    n * ((h + 1) / 2) * ((w + 1) / 2) >= 16 * max(threads, 1) && w >= 12
   }
 
   /// U[ξ][o][c] = (G g Gᵀ)[ξ] for weights [O, C, 3, 3].

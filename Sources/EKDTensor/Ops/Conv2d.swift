@@ -105,7 +105,7 @@ public enum Conv2dKernel {
     let px = x.pointer, pw = w.pointer, pb = b?.pointer
     let winograds =
       residual == nil && plan == nil && tileColumns == nil && Winograd.applies(inputChannels: c, outputChannels: o, geometry: g)
-      && Winograd.applies(batch: n, height: h, width: wd, inputChannels: c, threads: threads)
+      && Winograd.applies(batch: n, height: h, width: wd, threads: threads)
     let direct =
       winograds
       ? DirectConv.applies(inputChannels: c, outputChannels: o, geometry: g)
