@@ -44,13 +44,14 @@ import _EKDTestSupport
     #expect(worst < 1e-4)
   }
 
-  /// Conv2dKernel takes this path where it was measured to win: C ≥ 48, or a thin conv,
+  /// Conv2dKernel takes this path where it was measured to win: C ≥ 48 (32 with AVX-512), or a thin conv,
   /// with ≥ 16 tiles per worker on planes at least 12 wide.
   @Test func chosenWhereItWins() {
     let g = ConvGeometry(kernel: 3, padding: 1)
     #expect(Winograd.applies(inputChannels: 256, outputChannels: 256, geometry: g))
     #expect(Winograd.applies(inputChannels: 19, outputChannels: 19, geometry: g))
-    #expect(!Winograd.applies(inputChannels: 32, outputChannels: 128, geometry: g))
+    #expect(Winograd.applies(inputChannels: 32, outputChannels: 128, geometry: g) == (ThinGEMM.best == .avx512))
+    #expect(!Winograd.applies(inputChannels: 16, outputChannels: 64, geometry: g))
     #expect(!Winograd.applies(inputChannels: 64, outputChannels: 64, geometry: ConvGeometry(kernel: 3, stride: 2, padding: 1)))
     #expect(!Winograd.applies(inputChannels: 64, outputChannels: 64, geometry: ConvGeometry(kernel: 3)))
     #expect(Winograd.applies(batch: 8, height: 14, width: 14, threads: 2))

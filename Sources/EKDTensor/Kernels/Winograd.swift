@@ -23,15 +23,16 @@ public enum Winograd {
 
   /// Whether `Conv2dKernel.forward` takes this path for a 3×3 stride-1 padding-1 conv.
   ///
-  /// The 16 GEMMs have depth C and width the tiles: they lose to one im2col GEMM of
-  /// depth 9·C when C is small (SqueezeNet's 32→128 at 27×27 ran slower), unless the
+  /// The 16 GEMMs have depth C and width the tiles: they lose to DirectConv or to one
+  /// im2col GEMM of depth 9·C when C is small (SqueezeNet's 16→64 at 55×55 ran slower;
+  /// its 32→128 at 27×27 too, unless ThinGEMM runs the GEMMs, as with AVX-512), unless the
   /// im2col GEMM is thin too (O ≤ 32, ts500m's 19-channel convs); and below 16 tiles
   /// per worker, or on planes narrower than 12 (a tile row then fills few of the eight
   /// lanes), they lose too (ResNet's 7×7 planes: slower by 2× and more).
   /// Timed layer by layer on the Zen 4, and per student with `EKDBench` (docs/performance.md).
   public static func applies(inputChannels c: Int, outputChannels o: Int, geometry g: ConvGeometry) -> Bool {
     enabled && g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideHeight == 1 && g.strideWidth == 1
-      && g.padHeight == 1 && g.padWidth == 1 && o >= 8 && (c >= 48 || (c >= 8 && o <= 32))
+      && g.padHeight == 1 && g.padWidth == 1 && o >= 8 && (c >= 48 || (c >= 32 && ThinGEMM.takes(m: o, k: c)) || (c >= 8 && o <= 32))
   }
 
   /// …and whether this input gives each of `threads` workers enough tiles (16), in rows
