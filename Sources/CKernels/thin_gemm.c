@@ -65,6 +65,40 @@ INLINE T512 void panel512(int m, int nv, __mmask16 tail, int k, const float *a, 
 #undef BLOCK
 }
 
+/// The last r < 8 columns of C as dot products along k, 8 rows at a time: a masked
+/// vector of r columns would do 16/r times the FMAs (ResNet's 7×7 planes: 49 = 48 + 1).
+/// `t` holds those columns of B, transposed (r rows of k).
+T512 static void dots512(int m, int r, int k, const float *a, int lda, const float *t, float beta, float *c,
+                         int ldc, int relu) {
+  __mmask16 tail = (__mmask16)((1u << (k % 16)) - 1);
+  for (int i0 = 0; i0 < m; i0 += 8) {
+    int mr = m - i0 < 8 ? m - i0 : 8;
+    for (int col = 0; col < r; col++) {
+      const float *tc = t + (intptr_t)col * k;
+      __m512 acc[8];
+      for (int i = 0; i < 8; i++) acc[i] = _mm512_setzero_ps();
+      int p = 0;
+      for (; p + 16 <= k; p += 16) {
+        __m512 tv = _mm512_loadu_ps(tc + p);
+        for (int i = 0; i < mr; i++)
+          acc[i] = _mm512_fmadd_ps(_mm512_loadu_ps(a + (intptr_t)(i0 + i) * lda + p), tv, acc[i]);
+      }
+      if (p < k) {
+        __m512 tv = _mm512_maskz_loadu_ps(tail, tc + p);
+        for (int i = 0; i < mr; i++)
+          acc[i] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tail, a + (intptr_t)(i0 + i) * lda + p), tv, acc[i]);
+      }
+      for (int i = 0; i < mr; i++) {
+        float *dst = c + (intptr_t)(i0 + i) * ldc + col;
+        float v = _mm512_reduce_add_ps(acc[i]);
+        if (beta != 0) v += beta * *dst;
+        if (relu && v < 0) v = 0;  // a NaN stays NaN, as in Swift.max
+        *dst = v;
+      }
+    }
+  }
+}
+
 T512 static void thin512(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                          float beta, float *c, int ldc, int relu) {
   int j = 0;
@@ -73,7 +107,16 @@ T512 static void thin512(int m, int n, int k, const float *a, int lda, const flo
     panel512(m, 1, 0xFFFF, k, a, lda, b + j, ldb, beta, c + j, ldc, relu);
     j += 16;
   }
-  if (j < n) panel512(m, 1, (__mmask16)((1u << (n - j)) - 1), k, a, lda, b + j, ldb, beta, c + j, ldc, relu);
+  int r = n - j;
+  float *t = r > 0 && r < 8 && k >= 16 ? malloc(sizeof(float) * (size_t)r * (size_t)k) : NULL;
+  if (t) {
+    for (int p = 0; p < k; p++)
+      for (int col = 0; col < r; col++) t[(intptr_t)col * k + p] = b[(intptr_t)p * ldb + j + col];
+    dots512(m, r, k, a, lda, t, beta, c + j, ldc, relu);
+    free(t);
+  } else if (r > 0) {
+    panel512(m, 1, (__mmask16)((1u << r) - 1), k, a, lda, b + j, ldb, beta, c + j, ldc, relu);
+  }
 }
 
 // ---------------------------------------------------------------- AVX2 + FMA
