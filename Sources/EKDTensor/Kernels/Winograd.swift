@@ -89,8 +89,8 @@ public enum Winograd {
     let paddedWidth = 2 * ((tilesX + 7) / 8 * 8) + 20
     let px = x.pointer, pb = b?.pointer, pu = u.pointer
     // The 16 GEMMs of a chunk in ThinGEMM where it takes them, except those both short
-    // (k < 128) and narrow (under 64 tiles): there a masked tail vector and the C
-    // stores outweigh the packing OpenBLAS does (squeezenet1_1's 13×13 at batch 1).
+    // (k < 128) and narrow (under 64 tiles), where OpenBLAS was faster or as fast
+    // (squeezenet1_1's 13×13 at batch 1: 49 tiles, k = 48 and 64).
     let thin = ThinGEMM.takes(m: o, k: c) && (c >= 128 || min(perChunk, tileRows) * tilesX >= 64)
     Parallel.chunks(chunks, threads: threads) { range, _ in
       let ld = perChunk * tilesX + 8  // a block's 8 lanes may run past the last tile
