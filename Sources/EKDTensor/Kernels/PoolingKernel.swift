@@ -49,7 +49,8 @@ public enum PoolingKernel {
                 let row = src + iy * w
                 for ix in 0..<w { column[ix] = row[ix] > column[ix] ? row[ix] : column[ix] }
               }
-              for ox in windowMaxima(column, width: w, g, into: dst + oy * wo, wo)..<wo {
+              let vectored = windowMaxima(column, width: w, g, into: dst + oy * wo, wo)
+              for ox in 0..<wo where !vectored.contains(ox) {
                 let x0 = ox * g.strideWidth - g.padWidth
                 var best = -Float.infinity
                 for ix in max(x0, 0)..<min(x0 + g.kernelWidth, w) { best = column[ix] > best ? column[ix] : best }
@@ -77,23 +78,29 @@ public enum PoolingKernel {
     }
 
     /// The window maxima of one row for SqueezeNet's and ResNet's pools (3×3 or 2×2,
-    /// stride 2, unpadded), eight outputs at a time from the even and odd lanes of two
-    /// loads; returns how many outputs it wrote (the rest are the caller's).
+    /// stride 2, padding 0 or 1), eight outputs at a time from the even and odd lanes of
+    /// two loads; returns the outputs it wrote (the rest, windows that reach into the
+    /// padding or past the last load, are the caller's).
     @inline(__always)
-    static func windowMaxima(_ row: UnsafePointer<Float>, width w: Int, _ g: ConvGeometry, into out: UnsafeMutablePointer<Float>, _ wo: Int) -> Int {
-      guard g.strideWidth == 2, g.padWidth == 0, g.kernelWidth == 2 || g.kernelWidth == 3 else { return 0 }
-      var ox = 0
-      while ox + 8 <= wo && 2 * ox + 18 <= w {
-        let a = Rows.load(row + 2 * ox)
+    static func windowMaxima(_ row: UnsafePointer<Float>, width w: Int, _ g: ConvGeometry, into out: UnsafeMutablePointer<Float>, _ wo: Int)
+      -> Range<Int>
+    {
+      guard g.strideWidth == 2, g.padWidth <= 1, g.kernelWidth == 2 || g.kernelWidth == 3 else { return 0..<0 }
+      let first = g.padWidth  // the first window that starts inside the row
+      var ox = first
+      // Window ox starts at input column 2·ox − pad; eight windows read 18 columns from there.
+      while ox + 8 <= wo && 2 * ox - g.padWidth + 18 <= w {
+        let start = row + 2 * ox - g.padWidth
+        let a = Rows.load(start)
         var m = a.evenHalf.replacing(with: a.oddHalf, where: a.oddHalf .> a.evenHalf)
         if g.kernelWidth == 3 {
-          let third = Rows.load(row + 2 * ox + 2).evenHalf
+          let third = Rows.load(start + 2).evenHalf
           m.replace(with: third, where: third .> m)
         }
         UnsafeMutableRawPointer(out + ox).storeBytes(of: m, as: SIMD8<Float>.self)
         ox += 8
       }
-      return ox
+      return first..<max(ox, first)
     }
 
     /// dx[argmax] += dy, plane by plane.
