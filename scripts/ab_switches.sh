@@ -4,6 +4,8 @@
 # alternation, ours only (no PyTorch), 2 threads, median of 5 per figure.
 #   scripts/ab_switches.sh pool-images   # EKD_AB_NO_POOL / EKD_AB_NO_IMAGES, all four combinations
 #   scripts/ab_switches.sh thin          # EKD_AB_NO_THIN (per-layer times of the thin convs)
+#   scripts/ab_switches.sh thin-only     # EKD_AB_THIN_ONLY: ThinGEMM on every forward GEMM (AVX-512) or on
+#                                        # the thin ones only, one thread, squeezenet1_1 and resnet50
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BENCH=.build/release/EKDBench
@@ -25,5 +27,13 @@ thin)
       run $cfg | grep -E '^(tiny|ts500m|squeezenet1_1) |conv1 |stage1.0|stage2.0|features.0 |r1.conv2|res.0.conv2'
     done
   done ;;
-*) echo "usage: $0 pool-images|thin" >&2; exit 2 ;;
+thin-only)
+  for pass in 1 2; do
+    for cfg in X=1 EKD_AB_THIN_ONLY=1; do
+      echo "== pass $pass: $cfg"
+      env $cfg $BENCH --suites students --students squeezenet1_1,resnet50 --threads 1 --repetitions 5 --python "" 2>/dev/null |
+        grep -E '^(squeezenet1_1|resnet50) |inference, batch'
+    done
+  done ;;
+*) echo "usage: $0 pool-images|thin|thin-only" >&2; exit 2 ;;
 esac
