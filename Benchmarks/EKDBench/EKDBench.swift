@@ -48,9 +48,18 @@ struct EKDBench: ParsableCommand {
         guard parts.count == 2, let n = Int(parts[1]) else { throw ValidationError("--inputs wants name=size pairs, got \(kv)") }
         sizes[String(parts[0])] = n
       }
-      var rows = try ModelSuite.run(students: names, inputs: sizes, threads: threads, batch: batch, repetitions: repetitions)
-      if !python.isEmpty, let torch = ModelSuite.torch(python: python, rows: rows, threads: threads, batch: batch, repetitions: repetitions) {
-        for i in rows.indices { rows[i].torch = torch[rows[i].name] }
+      // Each student's peers right after it, so that ours and theirs are timed about a
+      // minute apart, not a whole suite: this VM drifts between a fast and a slow mode
+      // over minutes, and a ratio across the two means nothing (docs/performance.md).
+      let peers = !python.isEmpty && FileManager.default.isExecutableFile(atPath: python)
+      if !python.isEmpty && !peers { print("PyTorch side-by-side skipped: \(python) not found (run `make peers` to create the venv)") }
+      var rows: [ModelSuite.Row] = []
+      for name in names {
+        var row = try ModelSuite.run(students: [name], inputs: sizes, threads: threads, batch: batch, repetitions: repetitions)
+        if peers, let torch = ModelSuite.torch(python: python, rows: row, threads: threads, batch: batch, repetitions: repetitions) {
+          for i in row.indices { row[i].torch = torch[row[i].name] }
+        }
+        rows += row
       }
       ModelSuite.printTable(rows, batch: batch, peak: peak)
       report["students"] = rows.map { $0.json(batch: batch, peak: peak) }

@@ -95,13 +95,11 @@ public final class InferencePlan {
       "inference plan for \(graph.shapes[0]) given \(input.shape)")
     let n = input.shape[0]
     guard Self.imageParallel, threads > 1, n >= threads, n % threads == 0 || n >= 4 * threads else { return runImages(input, threads: threads) }
-    // Each thread runs its images one at a time: one image's activations stay in L2/L3
-    // from a layer to the next, where four images' spilled to memory (squeezenet1_1's
-    // 64×111×111 stem output is 3 MB an image).
+    // Each thread runs images one at a time, taking the next as it finishes one: one
+    // image's activations stay in L2/L3 from a layer to the next, where four images'
+    // spilled to memory (squeezenet1_1's 64×111×111 stem output is 3 MB an image).
     let outputs = Parallel.collect(n) { slots in
-      Parallel.chunks(n, threads: threads) { images, _ in
-        for i in images { slots[i] = runImages(input.items(i..<(i + 1)), threads: 1) }
-      }
+      Parallel.each(n, threads: threads) { i in slots[i] = runImages(input.items(i..<(i + 1)), threads: 1) }
     }.compactMap { $0 }
     var shape = outputs[0].shape
     shape[0] = n

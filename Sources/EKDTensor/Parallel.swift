@@ -40,6 +40,26 @@ public enum Parallel {
 }
 
 extension Parallel {
+  /// Calls `body(i)` for every i in `0..<count` on up to `threads` threads, each taking
+  /// the next index as it finishes one. Why not `chunks`: with one slice per thread, a
+  /// thread the machine runs slowly (this VM has spells in which a second thread gets a
+  /// fraction of a core) holds up the whole call; here the other thread takes its share.
+  public static func each(_ count: Int, threads: Int, _ body: (Int) -> Void) {
+    let workers = max(1, min(threads, count))
+    guard workers > 1 else {
+      for i in 0..<count { body(i) }
+      return
+    }
+    let next = Counter()
+    chunks(workers, threads: workers) { _, _ in
+      while case let i = next.value.add(1, ordering: .relaxed).oldValue, i < count { body(i) }
+    }
+  }
+
+  private final class Counter: Sendable {
+    let value = Atomic<Int>(0)
+  }
+
   /// `count` results of concurrent threads, each written into its own slot of the
   /// buffer `fill` gets (nil where none was written). Why not a shared Swift array:
   /// threads assigning its elements race on its copy-on-write check.

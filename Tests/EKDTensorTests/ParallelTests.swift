@@ -1,5 +1,6 @@
 import EKDTensor
 import Foundation
+import Synchronization
 import Testing
 
 /// `Parallel.chunks` over the spinning worker pool: every index is visited once,
@@ -57,5 +58,42 @@ import Testing
       results[t] = sum
     }
     #expect(Array(results) == [Int](repeating: 2000 * 17, count: 4))
+  }
+}
+
+/// `Parallel.each`: every index exactly once, on at most `threads` threads at a time,
+/// and a slow thread's share taken over by the other.
+@Suite struct ParallelEach {
+  @Test func everyIndexOnceOnAtMostThreads() {
+    for count in [0, 1, 2, 7, 100] {
+      for threads in [1, 2, 3] {
+        let visits = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(count, 1))
+        defer { visits.deallocate() }
+        visits.initialize(repeating: 0)
+        let running = Mutex((now: 0, most: 0))
+        Parallel.each(count, threads: threads) { i in
+          running.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
+          visits[i] += 1
+          usleep(200)
+          running.withLock { $0.now -= 1 }
+        }
+        #expect(Array(visits.prefix(count)) == [Int](repeating: 1, count: count), "count \(count), threads \(threads)")
+        #expect(running.withLock { $0.most } <= threads)
+      }
+    }
+  }
+
+  @Test func aSlowThreadDoesNotHoldTheOthersShare() {
+    // Whichever thread takes index 0 sleeps 50 ms on it; the other runs the other 19
+    // items (1 ms each) meanwhile, where a static split would have left it 9 of them.
+    let taken = Mutex([UInt: Int]())
+    Parallel.each(20, threads: 2) { i in
+      usleep(i == 0 ? 50_000 : 1_000)
+      let me = UInt(pthread_self())
+      taken.withLock { $0[me, default: 0] += 1 }
+    }
+    let counts = taken.withLock { $0.values.sorted() }
+    #expect(counts.reduce(0, +) == 20)
+    #expect(counts.last! >= 15, "\(counts)")
   }
 }

@@ -13,10 +13,11 @@ enum ekd_isa { EKD_ISA_GENERIC = 0, EKD_ISA_AVX2 = 1, EKD_ISA_AVX512 = 2 };
 /// The best path this CPU supports (what ekd_thin_gemm uses).
 int ekd_isa_best(void);
 
-/// C = beta·C + A·B (then max(·, 0) when relu is nonzero), row-major, for a thin A:
-/// C is m×n (row stride ldc), A m×k (lda), B k×n (ldb). Written for m ≤ 32 (a
-/// convolution with few output channels, B its im2col tile): B is streamed once per 8
-/// rows of A without packing, which is where OpenBLAS loses time on such shapes.
+/// C = beta·C + A·B (then max(·, 0) when relu is nonzero), row-major: C is m×n (row
+/// stride ldc), A m×k (lda), B k×n (ldb); a convolution's weights times its input or
+/// im2col tile. B is not packed: it is read in panels of columns, once each, and
+/// prefetched ahead, which is where OpenBLAS loses time on thin A and on inputs out of
+/// cache.
 void ekd_thin_gemm(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
                    float beta, float *c, int ldc, int relu);
 

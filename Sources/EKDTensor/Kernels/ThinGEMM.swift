@@ -21,9 +21,9 @@ public enum ThinGEMM {
   public static let best = Path(rawValue: ekd_isa_best()) ?? .portable
   /// Rows of A up to which `Conv2dKernel` prefers this kernel to OpenBLAS (on AVX2).
   public static let maximumRows = 32
-  /// …and up to this k: every row of B is a stream of its own, and beyond ~144 rows
-  /// (ts500m's 7×7 stem, k = 147) the hardware prefetcher loses them and OpenBLAS's
-  /// packing wins (per-layer timings, docs/performance.md).
+  /// …and up to this k (on AVX2): beyond ~144 rows (ts500m's 7×7 stem, k = 147) OpenBLAS's
+  /// packing won when this kernel left B to the hardware prefetcher (per-layer timings,
+  /// docs/performance.md); it prefetches B itself now, and the bound was not re-measured.
   public static let maximumDepth = 144
   /// Off for A/B measurements (`EKD_AB_NO_THIN=1`): every conv then uses OpenBLAS.
   static let enabled = ProcessInfo.processInfo.environment["EKD_AB_NO_THIN"] == nil
