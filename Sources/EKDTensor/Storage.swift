@@ -111,6 +111,16 @@ public final class BufferPool: @unchecked Sendable {
       trimLocked()
       _limit = saved
     }
+    // free() keeps what glibc's heap and arenas hold (once blocks have been freed, glibc
+    // raises its mmap threshold and serves large blocks from the heap): give that back
+    // too, or the process's resident size stays at its old peak.
+    Self.mallocTrim?(0)
+  }
+
+  /// glibc's malloc_trim, looked up at run time (Swift's Glibc module does not export it;
+  /// nil with another C library).
+  private static let mallocTrim: (@convention(c) (Int) -> Int32)? = dlsym(nil, "malloc_trim").map {
+    unsafeBitCast($0, to: (@convention(c) (Int) -> Int32).self)
   }
 
   private func trimLocked() {
