@@ -34,8 +34,9 @@ package final class TensorStorage {
 
 /// A cache of large, freed tensor blocks, keyed by their rounded size.
 ///
-/// Training allocates the same sizes every step, so an exact-size free list
-/// serves nearly every request after the first step without a page fault.
+/// Training allocates the same sizes every step, so free lists by size serve
+/// nearly every request after the first step without a page fault; a request
+/// with no block of its size takes the smallest one at most twice as large.
 /// Blocks below `minimumBytes` go straight to malloc (glibc keeps those in its
 /// heap anyway). The pool never holds more than `limitBytes`; above that a
 /// freed block is returned to the system.
@@ -75,12 +76,18 @@ public final class BufferPool: @unchecked Sendable {
   package func take(bytes: Int) -> (UnsafeMutablePointer<Float>, Int) {
     let size = Self.rounded(bytes)
     if size >= Self.minimumBytes {
-      let reused: UnsafeMutableRawPointer? = lock.withLock {
-        guard let p = free[size]?.popLast() else { return nil }
-        _cached -= size
-        return p
+      let reused: (UnsafeMutableRawPointer, Int)? = lock.withLock {
+        // The exact size, else the smallest cached block at most twice as large: a block
+        // no request fits again sits in the pool while fresh memory is taken (ts20g's
+        // training step peaked above PyTorch's with exact sizes only, and below it with
+        // this, at the same speed; docs/performance.md).
+        let key = free[size] != nil ? size : free.keys.lazy.filter { $0 > size && $0 <= 2 * size }.min()
+        guard let key, var list = free[key], let p = list.popLast() else { return nil }
+        free[key] = list.isEmpty ? nil : list
+        _cached -= key
+        return (p, key)
       }
-      if let reused { return (reused.assumingMemoryBound(to: Float.self), size) }
+      if let (p, key) = reused { return (p.assumingMemoryBound(to: Float.self), key) }
     }
     if size >= Self.minimumBytes { lock.withLock { _fresh += size } }
     var raw: UnsafeMutableRawPointer?

@@ -44,8 +44,13 @@ import _EKDTestSupport
     let (q, again) = pool.take(bytes: 4 << 20)
     #expect(q == p && again == size)  // the same block, no new memory
     #expect(pool.freshBytes == size && pool.cachedBytes == 0)
+    // No block of the size asked: the smallest at most twice as large, else fresh memory.
+    pool.give(q, bytes: again)
+    #expect(pool.take(bytes: 1 << 20).0 != q, "a 4 MiB block is not lent for 1 MiB")
+    let (r, lent) = pool.take(bytes: 3 << 20)
+    #expect(r == q && lent == size && pool.cachedBytes == 0, "a 4 MiB block serves 3 MiB, under its own size")
     pool.limitBytes = 0
-    pool.give(q, bytes: again)  // over the limit: back to the system
+    pool.give(r, bytes: lent)  // over the limit: back to the system
     #expect(pool.cachedBytes == 0)
     // Through tensors: a released tensor's block is re-zeroed when reused.
     do { _ = Tensor(repeating: 7, shape: [1 << 20]) }
