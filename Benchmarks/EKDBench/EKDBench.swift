@@ -51,8 +51,7 @@ struct EKDBench: ParsableCommand {
       // Each student's peers right after it, so that ours and theirs are timed about a
       // minute apart, not a whole suite: this VM drifts between a fast and a slow mode
       // over minutes, and a ratio across the two means nothing (docs/performance.md).
-      let peers = !python.isEmpty && FileManager.default.isExecutableFile(atPath: python)
-      if !python.isEmpty && !peers { print("PyTorch side-by-side skipped: \(python) not found (run `make peers` to create the venv)") }
+      let peers = !python.isEmpty && ModelSuite.peersInstalled(python: python)
       var rows: [ModelSuite.Row] = []
       for name in names {
         var row = try ModelSuite.run(students: [name], inputs: sizes, threads: threads, batch: batch, repetitions: repetitions)

@@ -165,13 +165,18 @@ enum ModelSuite {
     return rows
   }
 
-  /// Runs the PyTorch twins; nil (with a note) when no PyTorch is installed.
-  static func torch(python: String, rows: [Row], threads: Int, batch: Int, repetitions: Int) -> [String: [String: Any]]? {
-    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("peers/torch_students.py")
+  /// Whether `python` exists to run the peers; if not, says so (once, by the caller).
+  static func peersInstalled(python: String) -> Bool {
     guard FileManager.default.isExecutableFile(atPath: python) else {
       print("PyTorch side-by-side skipped: \(python) not found (run `make peers` to create the venv)")
-      return nil
+      return false
     }
+    return true
+  }
+
+  /// Runs the PyTorch twins (`python` as `peersInstalled` found it); nil if they fail.
+  static func torch(python: String, rows: [Row], threads: Int, batch: Int, repetitions: Int) -> [String: [String: Any]]? {
+    let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("peers/torch_students.py")
     let work = FileManager.default.temporaryDirectory.appendingPathComponent("ekd-peers-\(getpid())")
     try? FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: work) }

@@ -107,6 +107,8 @@ T512 static void thin512(int m, int n, int k, const float *a, int lda, const flo
     panel512(m, 1, 0xFFFF, k, a, lda, b + j, ldb, beta, c + j, ldc, relu);
     j += 16;
   }
+  // The last r columns: dot products when there are few of them and k fills a vector
+  // (else, or if malloc fails, one masked vector).
   int r = n - j;
   float *t = r > 0 && r < 8 && k >= 16 ? malloc(sizeof(float) * (size_t)r * (size_t)k) : NULL;
   if (t) {

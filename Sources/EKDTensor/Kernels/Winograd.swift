@@ -91,7 +91,7 @@ public enum Winograd {
     // The 16 GEMMs of a chunk in ThinGEMM where it takes them, except those both short
     // (k < 128) and narrow (under 64 tiles), where OpenBLAS was faster or as fast
     // (squeezenet1_1's 13×13 at batch 1: 49 tiles, k = 48 and 64).
-    let thin = ThinGEMM.takes(m: o, k: c) && (c >= 128 || min(perChunk, tileRows) * tilesX >= 64)
+    let thin = ThinGEMM.takes(m: o, k: c) && (c >= 128 || perChunk * tilesX >= 64)
     Parallel.chunks(chunks, threads: threads) { range, _ in
       let ld = perChunk * tilesX + 8  // a block's 8 lanes may run past the last tile
       let v = TensorStorage(uninitializedCount: 16 * c * ld), m = TensorStorage(uninitializedCount: 16 * o * ld)
