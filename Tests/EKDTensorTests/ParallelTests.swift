@@ -72,7 +72,10 @@ import Testing
         visits.initialize(repeating: 0)
         let running = Mutex((now: 0, most: 0))
         Parallel.each(count, threads: threads) { i in
-          running.withLock { $0.now += 1; $0.most = max($0.most, $0.now) }
+          running.withLock {
+            $0.now += 1
+            $0.most = max($0.most, $0.now)
+          }
           visits[i] += 1
           usleep(200)
           running.withLock { $0.now -= 1 }
