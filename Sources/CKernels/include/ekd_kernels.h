@@ -37,4 +37,9 @@ void ekd_direct_conv_isa(int isa, const float *x, int c, int h, int w, const flo
                          int stride, int pad, const float *bias, float *y, int ho, int wo, int row0, int row1,
                          int relu, float *scratch);
 
+/// Max pooling of `planes` NCHW planes (h × w → ho × wo) with k × k windows (k = 2 or
+/// 3), stride 2 and padding pad (0 or 1), padding never winning; ho and wo may include
+/// ceil mode's last windows, which reach past the input and are clipped to it.
+void ekd_max_pool_s2_isa(int isa, const float *x, int planes, int h, int w, int k, int pad, float *y, int ho, int wo);
+
 #endif

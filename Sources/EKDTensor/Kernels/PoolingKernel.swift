@@ -1,3 +1,5 @@
+import CKernels
+
 /// Max, average and global average pooling, and nearest upsampling, over
 /// NCHW planes.
 ///
@@ -16,15 +18,15 @@ public enum PoolingKernel {
   /// Max over each window; padding never wins (it is −∞).
   public enum Max {
     /// `argmax` (when asked for: backward needs it, inference does not) holds each
-    /// output's flat index inside its input plane, the first maximum in row-major order.
+    /// output's flat index inside its input plane, the first maximum in row-major order,
+    /// found after the maxima by looking for each one's first occurrence.
     ///
-    /// Each output row takes the max down its window's input rows first, over the
-    /// whole width (a loop the compiler vectorises), then across each window of that
-    /// row; the argmax is found afterwards by looking for the maximum's first
-    /// occurrence. A branch per element, as a plain scan has, made SqueezeNet's
-    /// pools a fifth of its inference.
+    /// The students' pools (2×2 or 3×3, stride 2, padding 0 or 1) take `CKernels`'
+    /// vector kernel (`path`, the CPU's best unless a test asks for another); other
+    /// geometries a plain scan.
     public static func forward(
-      _ x: Tensor, geometry g: ConvGeometry, ceilMode: Bool, threads: Int, argmax wantsArgmax: Bool = true
+      _ x: Tensor, geometry g: ConvGeometry, ceilMode: Bool, threads: Int, argmax wantsArgmax: Bool = true,
+      path: ThinGEMM.Path = ThinGEMM.best
     ) -> (y: Tensor, argmax: [Int32]) {
       // As PyTorch: with more padding, a window could hold padding only.
       precondition(2 * g.padHeight <= g.kernelHeight && 2 * g.padWidth <= g.kernelWidth, "max pool \(g): padding above half the window")
@@ -33,27 +35,29 @@ public enum PoolingKernel {
       let wo = PoolingKernel.outputSize(w, kernel: g.kernelWidth, stride: g.strideWidth, padding: g.padWidth, ceilMode: ceilMode)
       var y = Tensor(uninitialized: [n, c, ho, wo])
       let px = x.pointer, py = y.mutablePointer
+      let vector =
+        g.kernelHeight == g.kernelWidth && (2...3).contains(g.kernelHeight) && g.strideHeight == 2 && g.strideWidth == 2
+        && g.padHeight == g.padWidth && g.padHeight <= 1
       let count = wantsArgmax ? n * c * ho * wo : 0
       let argmax = [Int32](unsafeUninitializedCapacity: max(count, 1)) { buffer, initialized in
         let pa = wantsArgmax ? buffer.baseAddress! : nil
         Parallel.chunks(n * c, threads: threads) { planes, _ in
-          let column = UnsafeMutablePointer<Float>.allocate(capacity: max(w, 1))
-          defer { column.deallocate() }
+          if vector {
+            ekd_max_pool_s2_isa(
+              path.rawValue, px + planes.lowerBound * h * w, Int32(planes.count), Int32(h), Int32(w), Int32(g.kernelHeight),
+              Int32(g.padHeight), py + planes.lowerBound * ho * wo, Int32(ho), Int32(wo))
+          }
           for plane in planes {
             let src = px + plane * h * w, dst = py + plane * ho * wo
             for oy in 0..<ho {
               let y0 = oy * g.strideHeight - g.padHeight
               let ya = max(y0, 0), yb = min(y0 + g.kernelHeight, h)
-              column.update(from: src + ya * w, count: w)
-              for iy in (ya + 1)..<max(yb, ya + 1) {
-                let row = src + iy * w
-                for ix in 0..<w { column[ix] = row[ix] > column[ix] ? row[ix] : column[ix] }
-              }
-              let vectored = windowMaxima(column, width: w, g, into: dst + oy * wo, wo)
-              for ox in 0..<wo where !vectored.contains(ox) {
+              for ox in 0..<wo where !vector {
                 let x0 = ox * g.strideWidth - g.padWidth
                 var best = -Float.infinity
-                for ix in max(x0, 0)..<min(x0 + g.kernelWidth, w) { best = column[ix] > best ? column[ix] : best }
+                for iy in ya..<yb {
+                  for ix in max(x0, 0)..<min(x0 + g.kernelWidth, w) { best = src[iy * w + ix] > best ? src[iy * w + ix] : best }
+                }
                 dst[oy * wo + ox] = best
               }
               guard let arg = pa.map({ $0 + plane * ho * wo + oy * wo }) else { continue }
@@ -75,32 +79,6 @@ public enum PoolingKernel {
         initialized = count
       }
       return (y, argmax)
-    }
-
-    /// The window maxima of one row for SqueezeNet's and ResNet's pools (3×3 or 2×2,
-    /// stride 2, padding 0 or 1), eight outputs at a time from the even and odd lanes of
-    /// two loads; returns the outputs it wrote (the rest, windows that reach into the
-    /// padding or past the last load, are the caller's).
-    @inline(__always)
-    static func windowMaxima(_ row: UnsafePointer<Float>, width w: Int, _ g: ConvGeometry, into out: UnsafeMutablePointer<Float>, _ wo: Int)
-      -> Range<Int>
-    {
-      guard g.strideWidth == 2, g.padWidth <= 1, g.kernelWidth == 2 || g.kernelWidth == 3 else { return 0..<0 }
-      let first = g.padWidth  // the first window that starts inside the row
-      var ox = first
-      // Window ox starts at input column 2·ox − pad; eight windows read 18 columns from there.
-      while ox + 8 <= wo && 2 * ox - g.padWidth + 18 <= w {
-        let start = row + 2 * ox - g.padWidth
-        let a = Rows.load(start)
-        var m = a.evenHalf.replacing(with: a.oddHalf, where: a.oddHalf .> a.evenHalf)
-        if g.kernelWidth == 3 {
-          let third = Rows.load(start + 2).evenHalf
-          m.replace(with: third, where: third .> m)
-        }
-        UnsafeMutableRawPointer(out + ox).storeBytes(of: m, as: SIMD8<Float>.self)
-        ox += 8
-      }
-      return first..<max(ox, first)
     }
 
     /// dx[argmax] += dy, plane by plane.
