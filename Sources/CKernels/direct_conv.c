@@ -110,17 +110,6 @@ size_t ekd_direct_conv_scratch(int c, int kh, int kw, int stride, int band, int 
 // Lanes a ..< b of 16 (0 ≤ a ≤ b ≤ 16).
 INLINE __mmask16 lanes(int a, int b) { return b <= a ? 0 : (__mmask16)(((1u << b) - 1) & ~((1u << a) - 1)); }
 
-// Stores v, the outputs q ..< q + 16, into the rows they fall in (those x < wo, q + i < end).
-INLINE T512 void store512(__m512 v, int q, int end, int pw, int wo, float *y) {
-  for (int r = q / pw; r * pw < q + 16 && r * pw < end; r++) {
-    int a = r * pw - q, b = r * pw + wo - q;
-    if (end - q < b) b = end - q;
-    __mmask16 m = lanes(a < 0 ? 0 : a, b > 16 ? 16 : b);
-    // Lane i goes to row r, column q + i − r·pw: the masked-off lanes' addresses are never touched.
-    if (m) _mm512_mask_storeu_ps((float *)((intptr_t)y + 4 * ((intptr_t)r * wo + q - (intptr_t)r * pw)), m, v);
-  }
-}
-
 // One block of OB channels × nv vectors of 16 outputs (nv a constant after inlining:
 // 3, 2 or 1) from q on: OB·nv sums, each tap one load per vector and OB broadcasts.
 INLINE T512 void cols512(int nv, int taps, const int *tap, const float *prep, int q, int end, int pw, int wo,
@@ -138,10 +127,30 @@ INLINE T512 void cols512(int nv, int taps, const int *tap, const float *prep, in
       for (int v = 0; v < nv; v++) acc[oc][v] = _mm512_fmadd_ps(wv, in[v], acc[oc][v]);
     }
   }
+  // Where each vector's lanes go: the rows it spans (one or two, more on planes
+  // narrower than 16), found once for all OB channels rather than per store.
+  intptr_t at[3][17];
+  __mmask16 mk[3][17];
+  int parts[3];
+  for (int v = 0; v < nv; v++) {
+    int qv = q + 16 * v;
+    parts[v] = 0;
+    for (int r = qv / pw; r * pw < qv + 16 && r * pw < end; r++) {
+      int a = r * pw - qv, b = r * pw + wo - qv;
+      if (end - qv < b) b = end - qv;
+      __mmask16 m = lanes(a < 0 ? 0 : a, b > 16 ? 16 : b);
+      if (!m) continue;
+      at[v][parts[v]] = (intptr_t)r * wo + qv - (intptr_t)r * pw;
+      mk[v][parts[v]++] = m;
+    }
+  }
   __m512 zero = _mm512_setzero_ps();
   for (int oc = 0; oc < on; oc++)
-    for (int v = 0; v < nv; v++)
-      store512(relu ? _mm512_max_ps(zero, acc[oc][v]) : acc[oc][v], q + 16 * v, end, pw, wo, y + oc * plane);
+    for (int v = 0; v < nv; v++) {
+      __m512 out = relu ? _mm512_max_ps(zero, acc[oc][v]) : acc[oc][v];
+      // Lane i goes to row r, column q + i − r·pw: the masked-off lanes' addresses are never touched.
+      for (int p = 0; p < parts[v]; p++) _mm512_mask_storeu_ps(y + oc * plane + at[v][p], mk[v][p], out);
+    }
 }
 
 T512 static void direct512(int taps, const int *tap, const float *prep, int band, int pw, int wo, const float *wb,

@@ -5,11 +5,13 @@ import _EKDTestSupport
 /// Winograd F(2×2, 3×3) against the direct convolution: odd and even planes (tiles
 /// cut by the border), rows of more than eight tiles (SIMD blocks and their tails),
 /// chunks that span images, GEMMs in OpenBLAS and in ThinGEMM (deep or wide), bias and
-/// ReLU, one and two workers, and output written into a channel slice of a wider tensor.
+/// ReLU, one and two workers (in chunks of tile rows, or in phases when a batch has fewer
+/// than four tile rows per worker: the last four shapes), and output written into a
+/// channel slice of a wider tensor.
 @Suite struct WinogradConvolution {
   @Test(arguments: [
     ([1, 8, 1, 1], 8), ([2, 8, 7, 5], 9), ([3, 13, 9, 14], 17), ([1, 16, 37, 21], 8), ([5, 9, 4, 3], 12), ([2, 32, 16, 16], 40),
-    ([1, 130, 5, 6], 10),
+    ([1, 130, 5, 6], 10), ([1, 48, 13, 13], 64), ([1, 20, 11, 30], 24),
   ])
   func matchesTheDirectConvolution(shape: [Int], outputs o: Int) {
     var rng = SeededRandom(seed: 41)

@@ -92,6 +92,12 @@ public enum Winograd {
     // (k < 128) and narrow (under 64 tiles), where OpenBLAS was faster or as fast
     // (squeezenet1_1's 13×13 at batch 1: 49 tiles, k = 48 and 64).
     let thin = ThinGEMM.takes(m: o, k: c) && (c >= 128 || perChunk * tilesX >= 64)
+    if threads > 1 && tileRows < 4 * threads && tileRows * tilesX <= chunkTiles {
+      forwardInPhases(
+        x, u: pu, bias: pb, outputs: o, threads: threads, relu: relu, into: py, imageStride: span, thin: ThinGEMM.takes(m: o, k: c) && (c >= 128 || tileRows * tilesX >= 64))
+      withExtendedLifetime((x, w, b, u)) {}
+      return
+    }
     Parallel.chunks(chunks, threads: threads) { range, _ in
       let ld = perChunk * tilesX + 8  // a block's 8 lanes may run past the last tile
       let v = TensorStorage(uninitializedCount: 16 * c * ld), m = TensorStorage(uninitializedCount: 16 * o * ld)
@@ -128,6 +134,53 @@ public enum Winograd {
       }
     }
     withExtendedLifetime((x, w, b, u)) {}
+  }
+
+  /// `forward` for few tile rows per worker (squeezenet1_1's 13×13 at batch 1: 7 rows,
+  /// which chunks of rows share out 4 : 3), in three phases over all the tiles at once,
+  /// each shared out evenly: the input transform by channel, the 16 GEMMs by ξ, the
+  /// output transform by output channel.
+  private static func forwardInPhases(
+    _ x: Tensor, u pu: UnsafePointer<Float>, bias pb: UnsafePointer<Float>?, outputs o: Int, threads: Int, relu: Bool,
+    into py: UnsafeMutablePointer<Float>, imageStride span: Int, thin: Bool
+  ) {
+    let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (tilesY, tilesX) = ((h + 1) / 2, (wd + 1) / 2)
+    let tiles = n * tilesY * tilesX, ld = tiles + 8
+    let paddedWidth = 2 * ((tilesX + 7) / 8 * 8) + 20
+    let v = TensorStorage(uninitializedCount: 16 * c * ld), m = TensorStorage(uninitializedCount: 16 * o * ld)
+    let px = x.pointer, pv = v.pointer, pm = m.pointer
+    Parallel.chunks(c, threads: threads) { channels, _ in
+      let rows = TensorStorage(zeroedCount: 4 * paddedWidth)
+      for ch in channels {
+        for r in 0..<(n * tilesY) {
+          let (image, ty) = (r / tilesY, r % tilesY)
+          inputTiles(
+            px + (image * c + ch) * h * wd, height: h, width: wd, tileRow: ty, tilesX: tilesX, rows: rows.pointer,
+            paddedWidth: paddedWidth, into: pv + ch * ld + r * tilesX, xiStride: c * ld)
+        }
+      }
+    }
+    Parallel.chunks(16, threads: threads) { xis, _ in
+      for xi in xis {
+        if thin {
+          ThinGEMM.run(m: o, n: tiles, k: c, a: pu + xi * o * c, lda: c, b: pv + xi * c * ld, ldb: ld, beta: 0, c: pm + xi * o * ld, ldc: ld)
+        } else {
+          BLAS.gemm(m: o, n: tiles, k: c, a: pu + xi * o * c, lda: c, b: pv + xi * c * ld, ldb: ld, c: pm + xi * o * ld, ldc: ld, threads: 1)
+        }
+      }
+    }
+    Parallel.chunks(o, threads: threads) { outputs, _ in
+      for oc in outputs {
+        for r in 0..<(n * tilesY) {
+          let (image, ty) = (r / tilesY, r % tilesY)
+          outputTiles(
+            pm + oc * ld + r * tilesX, xiStride: o * ld, tilesX: tilesX, bias: pb?[oc] ?? 0, relu: relu,
+            into: py + image * span + oc * h * wd, height: h, width: wd, tileRow: ty)
+        }
+      }
+    }
+    withExtendedLifetime((v, m)) {}
   }
 
   /// V for the tiles of one tile row of one channel plane: 16 values per tile, value ξ
