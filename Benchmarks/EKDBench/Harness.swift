@@ -3,21 +3,30 @@ import Foundation
 
 /// Timing helpers: warm-up, repeats, medians, peak memory.
 enum Harness {
-  /// Seconds of one call, median of `repetitions` after `warmup` untimed calls.
+  /// Seconds of one call, median of `repetitions` after `warmup` untimed calls (and
+  /// more, until `warmupSeconds` have passed).
   ///
   /// A repetition is as many back-to-back calls as fill `minimumSeconds` (judged by
   /// the last warm-up call), divided out: a sub-millisecond call timed alone measures
   /// the clock and the wake-up of idle threads more than the call (no warm-up: one
-  /// call per repetition, as the pool suite's fault count needs). The peer script
-  /// (`Benchmarks/peers/torch_students.py`) times PyTorch and ONNX Runtime the same way.
-  static func median(warmup: Int = 1, repetitions: Int, minimumSeconds: Double = 0.025, _ body: () -> Void)
+  /// call per repetition, as the pool suite's fault count needs). The warm-up lasts a
+  /// quarter of a second because this VM runs the first fifth of a second of work on two
+  /// threads after an idle spell slower, by up to a third on tiny at batch 1, the first
+  /// figure a student's run takes. The peer script (`Benchmarks/peers/torch_students.py`) times PyTorch and
+  /// ONNX Runtime the same way.
+  static func median(
+    warmup: Int = 1, warmupSeconds: Double = 0.25, repetitions: Int, minimumSeconds: Double = 0.025, _ body: () -> Void
+  )
     -> (median: Double, all: [Double])
   {
     var last = 0.0
-    for _ in 0..<warmup {
+    let start = DispatchTime.now().uptimeNanoseconds
+    var done = 0
+    while done < warmup || (warmup > 0 && Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9 < warmupSeconds) {
       let t0 = DispatchTime.now().uptimeNanoseconds
       body()
       last = Double(DispatchTime.now().uptimeNanoseconds - t0) * 1e-9
+      done += 1
     }
     let calls = last > 0 ? max(1, min(1000, Int(minimumSeconds / last))) : 1
     var times: [Double] = []

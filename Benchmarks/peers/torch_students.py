@@ -160,13 +160,18 @@ def decode(out, size):
     return torch.stack([u, v, z], -1)
 
 
-def median_time(fn, reps, minimum_seconds=0.025):
-    """Seconds of one call: median of `reps` repetitions after a warm-up call, each
-    repetition as many back-to-back calls as fill `minimum_seconds`, divided out
-    (EKDBench's Harness.median does the same for ours)."""
-    t0 = time.perf_counter()
-    fn()
-    calls = max(1, min(1000, int(minimum_seconds / max(time.perf_counter() - t0, 1e-9))))
+def median_time(fn, reps, minimum_seconds=0.025, warmup_seconds=0.25):
+    """Seconds of one call: median of `reps` repetitions after a warm-up of one call and
+    more until `warmup_seconds` have passed, each repetition as many back-to-back calls
+    as fill `minimum_seconds`, divided out (EKDBench's Harness.median does the same for ours)."""
+    start = time.perf_counter()
+    while True:
+        t0 = time.perf_counter()
+        fn()
+        last = time.perf_counter() - t0
+        if time.perf_counter() - start >= warmup_seconds:
+            break
+    calls = max(1, min(1000, int(minimum_seconds / max(last, 1e-9))))
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
