@@ -90,8 +90,11 @@ import _EKDTestSupport
       let y = Conv2dKernel.forward(x, weight: w, bias: b, geometry: g, threads: threads, tileColumns: 40)
       #expect(Reference.maxAbsDifference(y, Reference.conv2d(x, weight: w, bias: b, geometry: g)) < 1e-4)
     }
-    // tiny's small planes, at batch 1 (a band per worker) and 3, with the fused ReLU.
-    for (shape, o, geometry) in [([1, 64, 8, 8], 64, ConvGeometry(kernel: 3)), ([3, 16, 32, 32], 32, shallow)] {
+    // tiny's small planes, at batch 1 (output channels shared out: 32 and 32, or 8 and 20)
+    // and 3 (bands of rows), with the fused ReLU.
+    for (shape, o, geometry) in [
+      ([1, 64, 8, 8], 64, ConvGeometry(kernel: 3)), ([1, 20, 6, 6], 28, ConvGeometry(kernel: 3)), ([3, 16, 32, 32], 32, shallow),
+    ] {
       let x = Tensor.randomNormal(Shape(shape), using: &rng)
       let w = Tensor.randomNormal([o, shape[1], 3, 3], using: &rng)
       let b = Tensor.randomNormal([o], using: &rng)
