@@ -220,7 +220,7 @@ static void direct_generic(int taps, const int *tap, const float *prep, int band
 }
 
 void ekd_direct_conv_isa(int isa, const float *x, int c, int h, int w, const float *wt, int o, int kh, int kw,
-                         int stride, int pad, const float *bias, float *y, int ho, int wo, int row0, int row1,
+                         int stride, int pad, const float *bias, float *y, size_t y_plane, int wo, int row0, int row1,
                          int relu, float *scratch) {
   if (o <= 0 || row1 <= row0 || wo <= 0) return;
   int band = row1 - row0, s = stride, taps = c * kh * kw;
@@ -235,8 +235,8 @@ void ekd_direct_conv_isa(int isa, const float *x, int c, int h, int w, const flo
     for (int ky = 0; ky < kh; ky++)
       for (int kx = 0; kx < kw; kx++, t++)
         tap[t] = (int)((((size_t)ci * s + ky % s) * s + kx % s) * plane + (size_t)(ky / s) * pw + kx / s);
-  float *yb = y + (intptr_t)row0 * wo;
-  intptr_t oplane = (intptr_t)ho * wo;
+  float *yb = y;
+  intptr_t oplane = (intptr_t)y_plane;
   for (int o0 = 0; o0 < o; o0 += OB) {
     int on = o - o0 < OB ? o - o0 : OB;
     const float *wb = wt + (intptr_t)o0 * taps, *bb = bias ? bias + o0 : NULL;

@@ -24,7 +24,7 @@ INLINE __mmask16 inside16(int s, int w) {
 // 16 from s + 2 and 16 from s + 18), then across each window: the vertical maxima's
 // even and odd lanes are the windows' first and second columns, the even lanes of the
 // pair shifted by two the third.
-INLINE T512 __m512 windows512(const float *x, int w, int ya, int yb, int k, int s, int masked) {
+INLINE T512 __m512 windows512(const float *x, int first, int w, int ya, int yb, int k, int s, int masked) {
   const __m512 low = _mm512_set1_ps(-INFINITY);
   const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
@@ -33,7 +33,7 @@ INLINE T512 __m512 windows512(const float *x, int w, int ya, int yb, int k, int 
   __m512 a = low, b = low, c = low, d = low;
   for (int iy = ya; iy < yb; iy++) {
     // Masked-off lanes are never read, so s = −1 (padding) touches nothing before the row.
-    const float *row = x + (intptr_t)iy * w + s;
+    const float *row = x + (intptr_t)(iy - first) * w + s;
     a = _mm512_max_ps(a, _mm512_mask_loadu_ps(low, m0, row));
     b = _mm512_max_ps(b, _mm512_mask_loadu_ps(low, m1, row + 16));
     if (k == 3) {
@@ -45,20 +45,20 @@ INLINE T512 __m512 windows512(const float *x, int w, int ya, int yb, int k, int 
   return k == 3 ? _mm512_max_ps(v, _mm512_permutex2var_ps(c, even, d)) : v;
 }
 
-T512 static void row512(const float *x, int h, int w, int k, int pad, int oy, float *out, int wo) {
+T512 static void row512(const float *x, int first, int h, int w, int k, int pad, int oy, float *out, int wo) {
   int y0 = 2 * oy - pad, ya = y0 < 0 ? 0 : y0, yb = y0 + k > h ? h : y0 + k;
   int ox = 0;
   // The first chunk may start in the padding; the middle ones read whole vectors.
   if (pad > 0 && wo > 0) {
-    __m512 v = windows512(x, w, ya, yb, k, -pad, 1);
+    __m512 v = windows512(x, first, w, ya, yb, k, -pad, 1);
     _mm512_mask_storeu_ps(out, (__mmask16)((1u << (wo < 16 ? wo : 16)) - 1), v);
     ox = 16;
   }
   for (; ox + 16 <= wo && 2 * ox - pad + 34 <= w; ox += 16)
-    _mm512_storeu_ps(out + ox, windows512(x, w, ya, yb, k, 2 * ox - pad, 0));
+    _mm512_storeu_ps(out + ox, windows512(x, first, w, ya, yb, k, 2 * ox - pad, 0));
   for (; ox < wo; ox += 16) {
     int n = wo - ox < 16 ? wo - ox : 16;
-    _mm512_mask_storeu_ps(out + ox, (__mmask16)((1u << n) - 1), windows512(x, w, ya, yb, k, 2 * ox - pad, 1));
+    _mm512_mask_storeu_ps(out + ox, (__mmask16)((1u << n) - 1), windows512(x, first, w, ya, yb, k, 2 * ox - pad, 1));
   }
 }
 
@@ -82,14 +82,14 @@ INLINE T256 __m256 lanes_odd(__m256 a, __m256 b) {
   return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
-T256 static void row256(const float *x, int h, int w, int k, int pad, int oy, float *out, int wo) {
+T256 static void row256(const float *x, int first, int h, int w, int k, int pad, int oy, float *out, int wo) {
   const __m256 low = _mm256_set1_ps(-INFINITY);
   int y0 = 2 * oy - pad, ya = y0 < 0 ? 0 : y0, yb = y0 + k > h ? h : y0 + k;
   for (int ox = 0; ox < wo; ox += 8) {
     int s = 2 * ox - pad;
     __m256 a = low, b = low, c = low, d = low;
     for (int iy = ya; iy < yb; iy++) {
-      const float *row = x + (intptr_t)iy * w;
+      const float *row = x + (intptr_t)(iy - first) * w;
       a = _mm256_max_ps(a, load8(row, s, w));
       b = _mm256_max_ps(b, load8(row, s + 8, w));
       if (k == 3) {
@@ -106,26 +106,30 @@ T256 static void row256(const float *x, int h, int w, int k, int pad, int oy, fl
 }
 
 // ---------------------------------------------------------------- portable
-static void row_generic(const float *x, int h, int w, int k, int pad, int oy, float *out, int wo) {
+static void row_generic(const float *x, int first, int h, int w, int k, int pad, int oy, float *out, int wo) {
   int y0 = 2 * oy - pad, ya = y0 < 0 ? 0 : y0, yb = y0 + k > h ? h : y0 + k;
   for (int ox = 0; ox < wo; ox++) {
     int x0 = 2 * ox - pad, xa = x0 < 0 ? 0 : x0, xb = x0 + k > w ? w : x0 + k;
     float best = -INFINITY;
     for (int iy = ya; iy < yb; iy++)
-      for (int ix = xa; ix < xb; ix++) best = x[(intptr_t)iy * w + ix] > best ? x[(intptr_t)iy * w + ix] : best;
+      for (int ix = xa; ix < xb; ix++) best = x[(intptr_t)(iy - first) * w + ix] > best ? x[(intptr_t)(iy - first) * w + ix] : best;
     out[ox] = best;
   }
 }
 
-void ekd_max_pool_s2_isa(int isa, const float *x, int planes, int h, int w, int k, int pad, float *y, int ho, int wo) {
+void ekd_max_pool_s2_isa(int isa, const float *x, size_t x_plane, int first_row, int planes, int h, int w, int k, int pad,
+                         float *y, size_t y_plane, int oy0, int oy1, int wo) {
   int path = clamp_isa(isa);
   for (int p = 0; p < planes; p++) {
-    const float *src = x + (intptr_t)p * h * w;
-    float *dst = y + (intptr_t)p * ho * wo;
-    for (int oy = 0; oy < ho; oy++) switch (path) {
-      case EKD_ISA_AVX512: row512(src, h, w, k, pad, oy, dst + (intptr_t)oy * wo, wo); break;
-      case EKD_ISA_AVX2: row256(src, h, w, k, pad, oy, dst + (intptr_t)oy * wo, wo); break;
-      default: row_generic(src, h, w, k, pad, oy, dst + (intptr_t)oy * wo, wo); break;
+    const float *src = x + p * x_plane;
+    float *dst = y + p * y_plane;
+    for (int oy = oy0; oy < oy1; oy++) {
+      float *out = dst + (size_t)(oy - oy0) * wo;
+      switch (path) {
+      case EKD_ISA_AVX512: row512(src, first_row, h, w, k, pad, oy, out, wo); break;
+      case EKD_ISA_AVX2: row256(src, first_row, h, w, k, pad, oy, out, wo); break;
+      default: row_generic(src, first_row, h, w, k, pad, oy, out, wo); break;
       }
+    }
   }
 }

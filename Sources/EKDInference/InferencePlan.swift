@@ -22,6 +22,11 @@ public final class InferencePlan {
   /// (and the add's ReLU) in its epilogue, and the add has nothing left to do.
   private let residualFor: [Int: (add: Int, residual: Int)]
 
+  /// For a conv on `DirectConv`'s path whose only reader is a stride-2 max pool (the
+  /// stems of SqueezeNet and ResNet): that pool's node. The conv pools each band of its
+  /// output while it is in cache, and the pool has nothing left to do.
+  private let pooledBy: [Int: Int]
+
   /// Winograd's transformed weights of the 3×3 convs that may take that path, made once.
   private let winograd: [Int: Tensor]
 
@@ -29,6 +34,8 @@ public final class InferencePlan {
   public var concatsWrittenInPlace: Int { Set(concatSlot.values.map(\.concat)).count }
   /// How many adds the plan folds into the conv before them.
   public var addsFoldedIntoConvs: Int { residualFor.count }
+  /// How many max pools the plan runs inside the conv before them.
+  public var poolsFusedIntoConvs: Int { pooledBy.count }
 
   public init(_ student: Student) throws(GraphError) {
     let graph = try InferenceGraph.trace(student)
@@ -73,6 +80,16 @@ public final class InferencePlan {
       }
     }
     residualFor = residuals
+    var pooled: [Int: Int] = [:]
+    for (k, node) in graph.nodes.enumerated() {
+      guard case .maxPool(let pool, _) = node.op, !node.relu, DirectConv.pools(pool) else { continue }
+      let p = node.inputs[0] - 1
+      guard p >= 0, readers[p + 1] == 1, slots[p] == nil, residuals[p] == nil, case .conv(let w, _, let g) = graph.nodes[p].op,
+        DirectConv.applies(inputChannels: w.shape[1], outputChannels: w.shape[0], geometry: g, outputWidth: graph.shapes[p + 1][3])
+      else { continue }
+      pooled[p] = k
+    }
+    pooledBy = pooled
     var transformed: [Int: Tensor] = [:]
     for (k, node) in graph.nodes.enumerated() {
       guard case .conv(let w, _, let g) = node.op, residuals[k] == nil,
@@ -134,13 +151,14 @@ public final class InferencePlan {
       var s = "conv \(g) \(w.shape[1])→\(w.shape[0]) @\(input[2])×\(input[3])"
       if winograd[k] != nil { s += " (Winograd-capable)" }
       if concatSlot[k] != nil { s += " → concat" }
+      if pooledBy[k] != nil { s += " → max pool" }
       if residualFor[k] != nil { s += " + shortcut" }
       return s
     case .batchNorm: return "batchNorm"
     case .relu: return "relu"
     case .add: return residualFor.values.contains { $0.add == k } ? "add (in its conv)" : "add"
     case .concat: return concatSlot.values.contains { $0.concat == k } ? "concat (in place)" : "concat"
-    case .maxPool(let g, _): return "maxPool \(g)"
+    case .maxPool(let g, _): return pooledBy.values.contains(k) ? "maxPool \(g) (in its conv)" : "maxPool \(g)"
     case .avgPool(let g): return "avgPool \(g)"
     case .globalAvgPool: return "globalAvgPool"
     case .upsample(let s): return "upsample ×\(s)"
@@ -169,6 +187,11 @@ public final class InferencePlan {
         // it (allocated by the first of its convs); or the add that reads it, with the
         // shortcut added and the add's ReLU applied in the conv's epilogue.
         var (slot, shape, channelOffset, imageStride) = (k + 1, Conv2dKernel.outputShape(input: x[0].shape, weight: w.shape, geometry: g), 0, Int?.none)
+        if let pool = pooledBy[k], case .maxPool(let pg, let ceil) = graph.nodes[pool].op {
+          values[pool + 1] = DirectConv.forwardPooled(x[0], weight: w, bias: b, geometry: g, relu: node.relu, pool: pg, ceilMode: ceil, threads: threads)
+          for i in node.inputs where lastUse[i] == k { values[i] = nil }
+          continue
+        }
         var (relu, shortcut) = (node.relu, Tensor?.none)
         if let (concat, channel) = concatSlot[k] {
           let whole = graph.shapes[concat + 1]

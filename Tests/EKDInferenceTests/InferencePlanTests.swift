@@ -51,6 +51,11 @@ import _EKDTestSupport
     #expect(profile.filter { $0.kind == "concat (in place)" }.count == 8)
     #expect(profile.filter { $0.kind.hasPrefix("conv") && $0.kind.hasSuffix("→ concat") }.count == 16)
     // Each of ResNet-50's 16 bottlenecks ends in an add that its last conv does.
-    #expect(try InferencePlan(try StudentZoo.make("resnet50", inputSize: 64)).addsFoldedIntoConvs == 16)
+    let resnet = try InferencePlan(try StudentZoo.make("resnet50", inputSize: 64))
+    #expect(resnet.addsFoldedIntoConvs == 16)
+    // Both stems (DirectConv, on the vector paths) pool their own output.
+    let direct = ThinGEMM.best != .portable
+    #expect(squeeze.poolsFusedIntoConvs == (direct ? 1 : 0) && resnet.poolsFusedIntoConvs == (direct ? 1 : 0))
+    #expect(profile.filter { $0.kind.hasSuffix("(in its conv)") }.count == (direct ? 1 : 0))
   }
 }

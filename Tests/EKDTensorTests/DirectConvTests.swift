@@ -59,7 +59,7 @@ import _EKDTestSupport
           s.withUnsafeMutableBufferPointer { sp in
             DirectConv.run(
               path: path, x: x.pointer, channels: t.c, height: t.h, width: t.w, weight: w.pointer, outputChannels: t.o, geometry: g,
-              bias: bias ? b.pointer : nil, y: y.mutablePointer, outputHeight: ho, outputWidth: wo, rows: rows, relu: relu,
+              bias: bias ? b.pointer : nil, y: y.mutablePointer + rows.lowerBound * wo, planeStride: ho * wo, outputWidth: wo, rows: rows, relu: relu,
               scratch: sp.baseAddress!)
           }
         }

@@ -28,18 +28,22 @@ void ekd_thin_gemm_isa(int isa, int m, int n, int k, const float *a, int lda, co
 /// Floats of scratch ekd_direct_conv_isa needs for a band of `band` output rows.
 size_t ekd_direct_conv_scratch(int c, int kh, int kw, int stride, int band, int wo);
 
-/// Output rows row0 ..< row1 of one image of a direct convolution: y (o × ho × wo) =
+/// Output rows row0 ..< row1 of one image of a direct convolution: y (o × · × wo) =
 /// conv(x (c × h × w), wt (o × c × kh × kw), stride, zero padding pad) + bias (may be
-/// NULL), then max(·, 0) when relu is nonzero. For stems (few input channels, stride
-/// 1 or 2), where im2col's shallow c·kh·kw-row GEMM runs far below speed.
-/// `scratch` holds ekd_direct_conv_scratch(…) floats.
+/// NULL), then max(·, 0) when relu is nonzero, output row row0 of channel oc at
+/// y + oc·y_plane. For stems (few input channels, stride 1 or 2), where im2col's
+/// shallow c·kh·kw-row GEMM runs far below speed. `scratch` holds
+/// ekd_direct_conv_scratch(…) floats.
 void ekd_direct_conv_isa(int isa, const float *x, int c, int h, int w, const float *wt, int o, int kh, int kw,
-                         int stride, int pad, const float *bias, float *y, int ho, int wo, int row0, int row1,
+                         int stride, int pad, const float *bias, float *y, size_t y_plane, int wo, int row0, int row1,
                          int relu, float *scratch);
 
-/// Max pooling of `planes` NCHW planes (h × w → ho × wo) with k × k windows (k = 2 or
-/// 3), stride 2 and padding pad (0 or 1), padding never winning; ho and wo may include
-/// ceil mode's last windows, which reach past the input and are clipped to it.
-void ekd_max_pool_s2_isa(int isa, const float *x, int planes, int h, int w, int k, int pad, float *y, int ho, int wo);
+/// Output rows oy0 ..< oy1 of max pooling `planes` planes (h × w → · × wo) with k × k
+/// windows (k = 2 or 3), stride 2 and padding pad (0 or 1), padding never winning; wo
+/// may include ceil mode's last windows, which reach past the input and are clipped to
+/// it. Plane p's input row first_row is at x + p·x_plane (the rows these outputs read
+/// must be there, one after another), its output row oy0 at y + p·y_plane.
+void ekd_max_pool_s2_isa(int isa, const float *x, size_t x_plane, int first_row, int planes, int h, int w, int k, int pad,
+                         float *y, size_t y_plane, int oy0, int oy1, int wo);
 
 #endif

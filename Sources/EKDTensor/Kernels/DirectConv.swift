@@ -42,16 +42,85 @@ public enum DirectConv {
     ekd_direct_conv_scratch(Int32(c), Int32(g.kernelHeight), Int32(g.kernelWidth), Int32(g.strideHeight), Int32(rows), Int32(wo))
   }
 
-  /// Output rows `rows` of one image: y (o × ho × wo) = conv(x (c × h × w)) + bias, then ReLU if `relu`.
+  /// Output rows `rows` of one image: y (o × ho × wo) = conv(x (c × h × w)) + bias, then
+  /// ReLU if `relu`. `y` is where output row `rows.lowerBound` of channel 0 goes, channel
+  /// planes `planeStride` floats apart (ho·wo, or a band's rows·wo when the caller pools
+  /// a band while it is in cache).
   public static func run(
     path: ThinGEMM.Path = ThinGEMM.best, x: UnsafePointer<Float>, channels c: Int, height h: Int, width w: Int,
     weight: UnsafePointer<Float>, outputChannels o: Int, geometry g: ConvGeometry, bias: UnsafePointer<Float>?,
-    y: UnsafeMutablePointer<Float>, outputHeight ho: Int, outputWidth wo: Int, rows: Range<Int>, relu: Bool,
+    y: UnsafeMutablePointer<Float>, planeStride: Int, outputWidth wo: Int, rows: Range<Int>, relu: Bool,
     scratch: UnsafeMutablePointer<Float>
   ) {
     ekd_direct_conv_isa(
       path.rawValue, x, Int32(c), Int32(h), Int32(w), weight, Int32(o), Int32(g.kernelHeight), Int32(g.kernelWidth),
-      Int32(g.strideHeight), Int32(g.padHeight), bias, y, Int32(ho), Int32(wo), Int32(rows.lowerBound), Int32(rows.upperBound),
+      Int32(g.strideHeight), Int32(g.padHeight), bias, y, planeStride, Int32(wo), Int32(rows.lowerBound), Int32(rows.upperBound),
       relu ? 1 : 0, scratch)
+  }
+
+  /// Whether `forwardPooled` takes this max pool: 2×2 or 3×3, stride 2, padding 0 or 1.
+  public static func pools(_ pool: ConvGeometry) -> Bool {
+    pool.kernelHeight == pool.kernelWidth && (2...3).contains(pool.kernelHeight) && pool.strideHeight == 2 && pool.strideWidth == 2
+      && pool.padHeight == pool.padWidth && pool.padHeight <= 1
+  }
+
+  /// A conv on this path (then ReLU if `relu`) and the stride-2 max pool that reads it,
+  /// band by band: each band of conv rows is pooled while it is in cache, and the conv's
+  /// whole output is never written. Why: a stem's output is the largest of a student
+  /// (squeezenet1_1's 64×111×111, 3 MB an image, beyond L2), so the conv's stores and the
+  /// pool's loads ran at memory speed. A band starts with the last conv row of the band
+  /// before it, kept rather than recomputed, where a 3×3 window overlaps the next.
+  public static func forwardPooled(
+    _ x: Tensor, weight w: Tensor, bias b: Tensor?, geometry g: ConvGeometry, relu: Bool, pool: ConvGeometry, ceilMode: Bool,
+    threads: Int
+  ) -> Tensor {
+    precondition(pools(pool), "forwardPooled: max pool \(pool) is not one it takes")
+    let (n, c, h, wd, o) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[0])
+    let (ho, wo) = g.outputSize(height: h, width: wd)
+    let k = pool.kernelHeight, pad = pool.padHeight
+    let hp = PoolingKernel.outputSize(ho, kernel: k, stride: 2, padding: pad, ceilMode: ceilMode)
+    let wp = PoolingKernel.outputSize(wo, kernel: k, stride: 2, padding: pad, ceilMode: ceilMode)
+    // Pooled rows per band: the band's conv rows (2·rows + k − 2) within ~384 KB of L2.
+    let perBand = max(1, min(hp, (98_304 / max(1, o * wo) - (k - 2)) / 2))
+    let bands = (hp + perBand - 1) / perBand
+    let tallest = 2 * perBand + k - 2
+    var y = Tensor(uninitialized: [n, o, hp, wp])
+    let px = x.pointer, pw = w.pointer, pb = b?.pointer, py = y.mutablePointer
+    func convRows(_ band: Int) -> Range<Int> {
+      let r0 = band * perBand, r1 = min(hp, r0 + perBand)
+      return max(0, 2 * r0 - pad)..<min(ho, 2 * (r1 - 1) - pad + k)
+    }
+    Parallel.chunks(n * bands, threads: threads) { units, _ in
+      let plane = tallest * wo
+      let buffer = TensorStorage(uninitializedCount: o * plane)
+      let scratch = TensorStorage(uninitializedCount: scratchCount(channels: c, geometry: g, rows: tallest, outputWidth: wo))
+      let out = buffer.pointer
+      var held: (image: Int, rows: Range<Int>)? = nil
+      for unit in units {
+        let (image, band) = (unit / bands, unit % bands)
+        let rows = convRows(band)
+        var from = rows.lowerBound
+        if let held, held.image == image, held.rows.contains(rows.lowerBound), held.rows.upperBound <= rows.upperBound {
+          // The rows both bands read move to the buffer's top.
+          let kept = held.rows.upperBound - rows.lowerBound, offset = (rows.lowerBound - held.rows.lowerBound) * wo
+          for oc in 0..<o { (out + oc * plane).update(from: out + oc * plane + offset, count: kept * wo) }
+          from = held.rows.upperBound
+        }
+        if from < rows.upperBound {
+          run(
+            x: px + image * c * h * wd, channels: c, height: h, width: wd, weight: pw, outputChannels: o, geometry: g, bias: pb,
+            y: out + (from - rows.lowerBound) * wo, planeStride: plane, outputWidth: wo, rows: from..<rows.upperBound, relu: relu,
+            scratch: scratch.pointer)
+        }
+        let r0 = band * perBand, r1 = min(hp, r0 + perBand)
+        ekd_max_pool_s2_isa(
+          ThinGEMM.best.rawValue, out, plane, Int32(rows.lowerBound), Int32(o), Int32(ho), Int32(wo), Int32(k), Int32(pad),
+          py + image * o * hp * wp + r0 * wp, hp * wp, Int32(r0), Int32(r1), Int32(wp))
+        held = (image, rows)
+      }
+      withExtendedLifetime((buffer, scratch)) {}
+    }
+    withExtendedLifetime((x, w, b)) {}
+    return y
   }
 }

@@ -44,8 +44,8 @@ public enum PoolingKernel {
         Parallel.chunks(n * c, threads: threads) { planes, _ in
           if vector {
             ekd_max_pool_s2_isa(
-              path.rawValue, px + planes.lowerBound * h * w, Int32(planes.count), Int32(h), Int32(w), Int32(g.kernelHeight),
-              Int32(g.padHeight), py + planes.lowerBound * ho * wo, Int32(ho), Int32(wo))
+              path.rawValue, px + planes.lowerBound * h * w, h * w, 0, Int32(planes.count), Int32(h), Int32(w), Int32(g.kernelHeight),
+              Int32(g.padHeight), py + planes.lowerBound * ho * wo, ho * wo, 0, Int32(ho), Int32(wo))
           }
           for plane in planes {
             let src = px + plane * h * w, dst = py + plane * ho * wo

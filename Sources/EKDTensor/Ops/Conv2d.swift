@@ -132,8 +132,8 @@ public enum Conv2dKernel {
           let o0 = o / 8 * group / groups * 8, o1 = group == groups - 1 ? o : o / 8 * (group + 1) / groups * 8
           DirectConv.run(
             x: px + i * c * h * wd, channels: c, height: h, width: wd, weight: pw + o0 * k, outputChannels: o1 - o0, geometry: g,
-            bias: pb.map { $0 + o0 }, y: py + i * span + o0 * p, outputHeight: ho, outputWidth: wo, rows: first..<min(ho, first + band),
-            relu: relu, scratch: buffer)
+            bias: pb.map { $0 + o0 }, y: py + i * span + o0 * p + first * wo, planeStride: p, outputWidth: wo,
+            rows: first..<min(ho, first + band), relu: relu, scratch: buffer)
         }
       }
       return
