@@ -62,6 +62,39 @@ T512 static void row512(const float *x, int first, int h, int w, int k, int pad,
   }
 }
 
+// Where each of a row's maxima `best` first occurs, row-major, in its window: for each
+// window position in that order, the 16 windows' values there (the even lanes of two
+// loads) compared with their maxima, the first hit kept. An output none hits (a NaN)
+// points at its window's first element, as the scan this replaces did.
+T512 static void argrow512(const float *x, int first, int h, int w, int k, int pad, int oy, const float *best,
+                           int32_t *arg, int wo) {
+  const __m512 low = _mm512_set1_ps(-INFINITY);
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i zero = _mm512_setzero_si512(), width = _mm512_set1_epi32(w);
+  int y0 = 2 * oy - pad, ya = y0 < 0 ? 0 : y0, yb = y0 + k > h ? h : y0 + k;
+  for (int ox = 0; ox < wo; ox += 16) {
+    int n = wo - ox < 16 ? wo - ox : 16, s = 2 * ox - pad;
+    __mmask16 live = (__mmask16)((1u << n) - 1), found = 0;
+    __m512 m = _mm512_maskz_loadu_ps(live, best + ox);
+    __m512i col0 = _mm512_add_epi32(_mm512_set1_epi32(s), even);
+    __m512i at = _mm512_add_epi32(_mm512_set1_epi32(ya * w), _mm512_max_epi32(col0, zero));
+    for (int iy = ya; iy < yb; iy++) {
+      const float *row = x + (intptr_t)(iy - first) * w;
+      for (int dx = 0; dx < k; dx++) {
+        int c = s + dx;
+        __m512 v = _mm512_permutex2var_ps(_mm512_mask_loadu_ps(low, inside16(c, w), row + c), even,
+                                          _mm512_mask_loadu_ps(low, inside16(c + 16, w), row + c + 16));
+        __m512i col = _mm512_add_epi32(col0, _mm512_set1_epi32(dx));
+        __mmask16 valid = _mm512_cmpge_epi32_mask(col, zero) & _mm512_cmplt_epi32_mask(col, width);
+        __mmask16 hit = _mm512_mask_cmp_ps_mask(valid & live & (__mmask16)~found, v, m, _CMP_EQ_OQ);
+        at = _mm512_mask_mov_epi32(at, hit, _mm512_add_epi32(_mm512_set1_epi32(iy * w), col));
+        found |= hit;
+      }
+    }
+    _mm512_mask_storeu_epi32(arg + ox, live, at);
+  }
+}
+
 // ---------------------------------------------------------------- AVX2
 // Columns s ..< s + 8 of a row, −∞ outside 0 ..< w.
 INLINE T256 __m256 load8(const float *row, int s, int w) {
@@ -105,30 +138,69 @@ T256 static void row256(const float *x, int first, int h, int w, int k, int pad,
   }
 }
 
+// argrow512's eight-wide twin.
+T256 static void argrow256(const float *x, int first, int h, int w, int k, int pad, int oy, const float *best,
+                           int32_t *arg, int wo) {
+  const __m256i twice = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14), zero = _mm256_setzero_si256();
+  const __m256i width = _mm256_set1_epi32(w), lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  int y0 = 2 * oy - pad, ya = y0 < 0 ? 0 : y0, yb = y0 + k > h ? h : y0 + k;
+  for (int ox = 0; ox < wo; ox += 8) {
+    int n = wo - ox < 8 ? wo - ox : 8, s = 2 * ox - pad;
+    __m256i live = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane), found = zero;
+    __m256 m = _mm256_maskload_ps(best + ox, live);
+    __m256i col0 = _mm256_add_epi32(_mm256_set1_epi32(s), twice);
+    __m256i at = _mm256_add_epi32(_mm256_set1_epi32(ya * w), _mm256_max_epi32(col0, zero));
+    for (int iy = ya; iy < yb; iy++) {
+      const float *row = x + (intptr_t)(iy - first) * w;
+      for (int dx = 0; dx < k; dx++) {
+        __m256 v = lanes_even(load8(row, s + dx, w), load8(row, s + dx + 8, w));
+        __m256i col = _mm256_add_epi32(col0, _mm256_set1_epi32(dx));
+        __m256i valid = _mm256_andnot_si256(_mm256_cmpgt_epi32(zero, col), _mm256_cmpgt_epi32(width, col));
+        __m256i hit = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(v, m, _CMP_EQ_OQ)), _mm256_and_si256(valid, live));
+        hit = _mm256_andnot_si256(found, hit);
+        at = _mm256_blendv_epi8(at, _mm256_add_epi32(_mm256_set1_epi32(iy * w), col), hit);
+        found = _mm256_or_si256(found, hit);
+      }
+    }
+    _mm256_maskstore_epi32(arg + ox, live, at);
+  }
+}
+
 // ---------------------------------------------------------------- portable
-static void row_generic(const float *x, int first, int h, int w, int k, int pad, int oy, float *out, int wo) {
+static void row_generic(const float *x, int first, int h, int w, int k, int pad, int oy, float *out, int32_t *arg, int wo) {
   int y0 = 2 * oy - pad, ya = y0 < 0 ? 0 : y0, yb = y0 + k > h ? h : y0 + k;
   for (int ox = 0; ox < wo; ox++) {
     int x0 = 2 * ox - pad, xa = x0 < 0 ? 0 : x0, xb = x0 + k > w ? w : x0 + k;
     float best = -INFINITY;
+    int at = ya * w + xa;
+    // The first maximum in row-major order (strictly greater replaces it).
     for (int iy = ya; iy < yb; iy++)
-      for (int ix = xa; ix < xb; ix++) best = x[(intptr_t)(iy - first) * w + ix] > best ? x[(intptr_t)(iy - first) * w + ix] : best;
+      for (int ix = xa; ix < xb; ix++) {
+        float v = x[(intptr_t)(iy - first) * w + ix];
+        if (v > best) best = v, at = iy * w + ix;
+      }
     out[ox] = best;
+    if (arg) arg[ox] = at;
   }
 }
 
 void ekd_max_pool_s2_isa(int isa, const float *x, size_t x_plane, int first_row, int planes, int h, int w, int k, int pad,
-                         float *y, size_t y_plane, int oy0, int oy1, int wo) {
+                         float *y, size_t y_plane, int32_t *arg, int oy0, int oy1, int wo) {
   int path = clamp_isa(isa);
   for (int p = 0; p < planes; p++) {
     const float *src = x + p * x_plane;
-    float *dst = y + p * y_plane;
     for (int oy = oy0; oy < oy1; oy++) {
-      float *out = dst + (size_t)(oy - oy0) * wo;
+      size_t o = p * y_plane + (size_t)(oy - oy0) * wo;
       switch (path) {
-      case EKD_ISA_AVX512: row512(src, first_row, h, w, k, pad, oy, out, wo); break;
-      case EKD_ISA_AVX2: row256(src, first_row, h, w, k, pad, oy, out, wo); break;
-      default: row_generic(src, first_row, h, w, k, pad, oy, out, wo); break;
+      case EKD_ISA_AVX512:
+        row512(src, first_row, h, w, k, pad, oy, y + o, wo);
+        if (arg) argrow512(src, first_row, h, w, k, pad, oy, y + o, arg + o, wo);
+        break;
+      case EKD_ISA_AVX2:
+        row256(src, first_row, h, w, k, pad, oy, y + o, wo);
+        if (arg) argrow256(src, first_row, h, w, k, pad, oy, y + o, arg + o, wo);
+        break;
+      default: row_generic(src, first_row, h, w, k, pad, oy, y + o, arg ? arg + o : NULL, wo); break;
       }
     }
   }

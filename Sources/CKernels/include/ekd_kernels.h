@@ -6,6 +6,7 @@
 #define EKD_KERNELS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /// The instruction-set paths, best last.
 enum ekd_isa { EKD_ISA_GENERIC = 0, EKD_ISA_AVX2 = 1, EKD_ISA_AVX512 = 2 };
@@ -42,8 +43,9 @@ void ekd_direct_conv_isa(int isa, const float *x, int c, int h, int w, const flo
 /// windows (k = 2 or 3), stride 2 and padding pad (0 or 1), padding never winning; wo
 /// may include ceil mode's last windows, which reach past the input and are clipped to
 /// it. Plane p's input row first_row is at x + p·x_plane (the rows these outputs read
-/// must be there, one after another), its output row oy0 at y + p·y_plane.
+/// must be there, one after another), its output row oy0 at y + p·y_plane. Unless arg is
+/// NULL, arg (laid out as y) gets each maximum's first index, row-major, in its plane.
 void ekd_max_pool_s2_isa(int isa, const float *x, size_t x_plane, int first_row, int planes, int h, int w, int k, int pad,
-                         float *y, size_t y_plane, int oy0, int oy1, int wo);
+                         float *y, size_t y_plane, int32_t *arg, int oy0, int oy1, int wo);
 
 #endif

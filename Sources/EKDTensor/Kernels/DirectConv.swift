@@ -115,7 +115,7 @@ public enum DirectConv {
         let r0 = band * perBand, r1 = min(hp, r0 + perBand)
         ekd_max_pool_s2_isa(
           ThinGEMM.best.rawValue, out, plane, Int32(rows.lowerBound), Int32(o), Int32(ho), Int32(wo), Int32(k), Int32(pad),
-          py + image * o * hp * wp + r0 * wp, hp * wp, Int32(r0), Int32(r1), Int32(wp))
+          py + image * o * hp * wp + r0 * wp, hp * wp, nil, Int32(r0), Int32(r1), Int32(wp))
         held = (image, rows)
       }
       withExtendedLifetime((buffer, scratch)) {}

@@ -18,12 +18,12 @@ public enum PoolingKernel {
   /// Max over each window; padding never wins (it is −∞).
   public enum Max {
     /// `argmax` (when asked for: backward needs it, inference does not) holds each
-    /// output's flat index inside its input plane, the first maximum in row-major order,
-    /// found after the maxima by looking for each one's first occurrence.
+    /// output's flat index inside its input plane, the first maximum in row-major order.
     ///
     /// The students' pools (2×2 or 3×3, stride 2, padding 0 or 1) take `CKernels`'
-    /// vector kernel (`path`, the CPU's best unless a test asks for another); other
-    /// geometries a plain scan.
+    /// vector kernel (`path`, the CPU's best unless a test asks for another), argmax
+    /// included: a scalar search for each maximum's first occurrence made squeezenet1_1's
+    /// pools a sixth of its training step. Other geometries take a plain scan.
     public static func forward(
       _ x: Tensor, geometry g: ConvGeometry, ceilMode: Bool, threads: Int, argmax wantsArgmax: Bool = true,
       path: ThinGEMM.Path = ThinGEMM.best
@@ -45,33 +45,25 @@ public enum PoolingKernel {
           if vector {
             ekd_max_pool_s2_isa(
               path.rawValue, px + planes.lowerBound * h * w, h * w, 0, Int32(planes.count), Int32(h), Int32(w), Int32(g.kernelHeight),
-              Int32(g.padHeight), py + planes.lowerBound * ho * wo, ho * wo, 0, Int32(ho), Int32(wo))
+              Int32(g.padHeight), py + planes.lowerBound * ho * wo, ho * wo, pa.map { $0 + planes.lowerBound * ho * wo }, 0, Int32(ho),
+              Int32(wo))
+            return
           }
           for plane in planes {
             let src = px + plane * h * w, dst = py + plane * ho * wo
             for oy in 0..<ho {
               let y0 = oy * g.strideHeight - g.padHeight
               let ya = max(y0, 0), yb = min(y0 + g.kernelHeight, h)
-              for ox in 0..<wo where !vector {
-                let x0 = ox * g.strideWidth - g.padWidth
-                var best = -Float.infinity
-                for iy in ya..<yb {
-                  for ix in max(x0, 0)..<min(x0 + g.kernelWidth, w) { best = src[iy * w + ix] > best ? src[iy * w + ix] : best }
-                }
-                dst[oy * wo + ox] = best
-              }
-              guard let arg = pa.map({ $0 + plane * ho * wo + oy * wo }) else { continue }
               for ox in 0..<wo {
                 let x0 = ox * g.strideWidth - g.padWidth
-                let xa = max(x0, 0), xb = min(x0 + g.kernelWidth, w), best = dst[oy * wo + ox]
-                var at = ya * w + xa
-                search: for iy in ya..<yb {
-                  for ix in xa..<xb where src[iy * w + ix] == best {
-                    at = iy * w + ix
-                    break search
-                  }
+                let xa = max(x0, 0), xb = min(x0 + g.kernelWidth, w)
+                // The first maximum in row-major order (strictly greater replaces it).
+                var (best, at) = (-Float.infinity, ya * w + xa)
+                for iy in ya..<yb {
+                  for ix in xa..<xb where src[iy * w + ix] > best { (best, at) = (src[iy * w + ix], iy * w + ix) }
                 }
-                arg[ox] = Int32(at)
+                dst[oy * wo + ox] = best
+                pa?[plane * ho * wo + oy * wo + ox] = Int32(at)
               }
             }
           }
@@ -81,15 +73,17 @@ public enum PoolingKernel {
       return (y, argmax)
     }
 
-    /// dx[argmax] += dy, plane by plane.
-    public static func backward(_ dy: Tensor, argmax: [Int32], inputShape: Shape, dx: UnsafeMutablePointer<Float>) {
+    /// dx[argmax] += dy, planes shared out over `threads` (an argmax stays in its plane).
+    public static func backward(_ dy: Tensor, argmax: [Int32], inputShape: Shape, dx: UnsafeMutablePointer<Float>, threads: Int = 1) {
       let planes = inputShape[0] * inputShape[1], hw = inputShape[2] * inputShape[3]
       let out = dy.shape[2] * dy.shape[3]
       let g = dy.pointer
       argmax.withUnsafeBufferPointer { arg in
-        for plane in 0..<planes {
-          let dst = dx + plane * hw
-          for k in 0..<out { dst[Int(arg[plane * out + k])] += g[plane * out + k] }
+        Parallel.chunks(planes, threads: threads, minimumPerWorker: max(1, (1 << 12) / max(out, 1))) { range, _ in
+          for plane in range {
+            let dst = dx + plane * hw
+            for k in 0..<out { dst[Int(arg[plane * out + k])] += g[plane * out + k] }
+          }
         }
       }
     }

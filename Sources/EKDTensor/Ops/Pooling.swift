@@ -4,10 +4,10 @@ extension Tape {
   public func maxPool2d(_ x: Variable, geometry g: ConvGeometry, ceilMode: Bool = false) -> Variable {
     let (y, argmax) = PoolingKernel.Max.forward(x.value, geometry: g, ceilMode: ceilMode, threads: threads, argmax: isRecording)
     tracer?.traced(.maxPool2d(geometry: g, ceilMode: ceilMode), inputs: [x.value], output: y)
-    let shape = x.value.shape
+    let (shape, workers) = (x.value.shape, threads)
     return record(y, inputs: [x]) { dy, d in
       guard let dx = d[0] else { return }
-      PoolingKernel.Max.backward(dy, argmax: argmax, inputShape: shape, dx: dx)
+      PoolingKernel.Max.backward(dy, argmax: argmax, inputShape: shape, dx: dx, threads: workers)
     }
   }
 
