@@ -22,9 +22,11 @@ public final class InferencePlan {
   /// (and the add's ReLU) in its epilogue, and the add has nothing left to do.
   private let residualFor: [Int: (add: Int, residual: Int)]
 
-  /// For a conv on `DirectConv`'s path whose only reader is a stride-2 max pool (the
-  /// stems of SqueezeNet and ResNet): that pool's node. The conv pools each band of its
-  /// output while it is in cache, and the pool has nothing left to do.
+  /// For a shallow conv on `DirectConv`'s path (at most 32 taps: squeezenet1_1's 3×3
+  /// stem) whose only reader is a stride-2 max pool: that pool's node. The conv pools
+  /// each band of its output while it is in cache, and the pool has nothing left to do.
+  /// A deep stem (ResNet's 7×7, 147 taps) is bound by its FMAs, not its stores, and was
+  /// no faster fused (docs/performance.md).
   private let pooledBy: [Int: Int]
 
   /// Winograd's transformed weights of the 3×3 convs that may take that path, made once.
@@ -85,6 +87,7 @@ public final class InferencePlan {
       guard case .maxPool(let pool, _) = node.op, !node.relu, DirectConv.pools(pool) else { continue }
       let p = node.inputs[0] - 1
       guard p >= 0, readers[p + 1] == 1, slots[p] == nil, residuals[p] == nil, case .conv(let w, _, let g) = graph.nodes[p].op,
+        w.shape[1] * g.kernelHeight * g.kernelWidth <= 32,
         DirectConv.applies(inputChannels: w.shape[1], outputChannels: w.shape[0], geometry: g, outputWidth: graph.shapes[p + 1][3])
       else { continue }
       pooled[p] = k

@@ -53,9 +53,12 @@ import _EKDTestSupport
     // Each of ResNet-50's 16 bottlenecks ends in an add that its last conv does.
     let resnet = try InferencePlan(try StudentZoo.make("resnet50", inputSize: 64))
     #expect(resnet.addsFoldedIntoConvs == 16)
-    // Both stems (DirectConv, on the vector paths) pool their own output.
+    // squeezenet1_1's shallow stem (DirectConv, on the vector paths) pools its own output;
+    // the 7×7 stems of squeezenet1_0 and ResNet do not.
     let direct = ThinGEMM.best != .portable
-    #expect(squeeze.poolsFusedIntoConvs == (direct ? 1 : 0) && resnet.poolsFusedIntoConvs == (direct ? 1 : 0))
-    #expect(profile.filter { $0.kind.hasSuffix("(in its conv)") }.count == (direct ? 1 : 0))
+    let squeeze11 = try InferencePlan(try StudentZoo.make("squeezenet1_1", inputSize: 96))
+    #expect(squeeze11.poolsFusedIntoConvs == (direct ? 1 : 0))
+    #expect(squeeze11.profile(Tensor(zeros: [1, 3, 96, 96]), threads: 2).filter { $0.kind.hasSuffix("(in its conv)") }.count == (direct ? 1 : 0))
+    #expect(squeeze.poolsFusedIntoConvs == 0 && resnet.poolsFusedIntoConvs == 0)
   }
 }

@@ -106,4 +106,28 @@ import _EKDTestSupport
       }
     }
   }
+
+  /// A stem and its max pool as one op equal the conv then the pool: 3×3 windows with
+  /// padding (ResNet's) and without (SqueezeNet's, in ceil mode), each over several bands
+  /// that carry a conv row into the next, and 2×2 windows (no row shared); batch 2, one
+  /// and two threads.
+  @Test func forwardPooledEqualsTheConvThenThePool() {
+    var rng = SeededRandom(seed: 8)
+    let cases: [(shape: [Int], o: Int, conv: ConvGeometry, pool: ConvGeometry, ceil: Bool)] = [
+      ([2, 3, 121, 301], 64, ConvGeometry(kernel: 7, stride: 2, padding: 3), ConvGeometry(kernel: 3, stride: 2, padding: 1), false),
+      ([2, 3, 203, 301], 24, ConvGeometry(kernel: 3, stride: 2), ConvGeometry(kernel: 3, stride: 2), true),
+      ([2, 2, 30, 33], 13, ConvGeometry(kernel: 3, stride: 1, padding: 1), ConvGeometry(kernel: 2, stride: 2), true),
+    ]
+    for t in cases {
+      let x = Tensor.randomNormal(Shape(t.shape), using: &rng)
+      let w = Tensor.randomNormal([t.o, t.shape[1], t.conv.kernelHeight, t.conv.kernelWidth], using: &rng)
+      let b = Tensor.randomNormal([t.o], using: &rng)
+      let conv = Conv2dKernel.forward(x, weight: w, bias: b, geometry: t.conv, threads: 1, relu: true)
+      let want = PoolingKernel.Max.forward(conv, geometry: t.pool, ceilMode: t.ceil, threads: 1, argmax: false).y
+      for threads in [1, 2] {
+        let got = DirectConv.forwardPooled(x, weight: w, bias: b, geometry: t.conv, relu: true, pool: t.pool, ceilMode: t.ceil, threads: threads)
+        #expect(got.shape == want.shape && Reference.maxAbsDifference(got, want) < 1e-4, "\(t.shape) \(t.conv) \(t.pool), \(threads) threads")
+      }
+    }
+  }
 }
