@@ -107,9 +107,6 @@ size_t ekd_direct_conv_scratch(int c, int kh, int kw, int stride, int band, int 
 // tap to the store. Columns x ≥ wo of that run are computed and not stored.
 
 // ---------------------------------------------------------------- AVX-512F
-// Lanes a ..< b of 16 (0 ≤ a ≤ b ≤ 16).
-INLINE __mmask16 lanes(int a, int b) { return b <= a ? 0 : (__mmask16)(((1u << b) - 1) & ~((1u << a) - 1)); }
-
 // One block of OB channels × nv vectors of 16 outputs (nv a constant after inlining:
 // 3, 2 or 1) from q on: OB·nv sums, each tap one load per vector and OB broadcasts.
 INLINE T512 void cols512(int nv, int taps, const int *tap, const float *prep, int q, int end, int pw, int wo,
@@ -235,7 +232,6 @@ void ekd_direct_conv_isa(int isa, const float *x, int c, int h, int w, const flo
     for (int ky = 0; ky < kh; ky++)
       for (int kx = 0; kx < kw; kx++, t++)
         tap[t] = (int)((((size_t)ci * s + ky % s) * s + kx % s) * plane + (size_t)(ky / s) * pw + kx / s);
-  float *yb = y;
   intptr_t oplane = (intptr_t)y_plane;
   for (int o0 = 0; o0 < o; o0 += OB) {
     int on = o - o0 < OB ? o - o0 : OB;
@@ -247,7 +243,7 @@ void ekd_direct_conv_isa(int isa, const float *x, int c, int h, int w, const flo
       wb = padded;
       bb = bias ? paddedBias : NULL;
     }
-    float *yo = yb + o0 * oplane;
+    float *yo = y + o0 * oplane;
     switch (path) {
     case EKD_ISA_AVX512: direct512(taps, tap, scratch, band, pw, wo, wb, bb, on, yo, oplane, relu); break;
     case EKD_ISA_AVX2: direct256(taps, tap, scratch, band, pw, wo, wb, bb, on, yo, oplane, relu); break;

@@ -15,10 +15,7 @@
 
 // ---------------------------------------------------------------- AVX-512F
 // Lanes i of 16 with 0 ≤ s + i < w.
-INLINE __mmask16 inside16(int s, int w) {
-  int a = s < 0 ? -s : 0, b = w - s > 16 ? 16 : w - s;
-  return b <= a ? 0 : (__mmask16)(((1u << b) - 1) & ~((1u << a) - 1));
-}
+INLINE __mmask16 inside16(int s, int w) { return lanes(s < 0 ? -s : 0, w - s > 16 ? 16 : w - s); }
 
 // Maxima down rows ya ..< yb of 16 columns from s and 16 from s + 16 (and, for k = 3, of
 // 16 from s + 2 and 16 from s + 18), then across each window: the vertical maxima's

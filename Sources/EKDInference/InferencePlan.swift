@@ -84,7 +84,7 @@ public final class InferencePlan {
     residualFor = residuals
     var pooled: [Int: Int] = [:]
     for (k, node) in graph.nodes.enumerated() {
-      guard case .maxPool(let pool, _) = node.op, !node.relu, DirectConv.pools(pool) else { continue }
+      guard case .maxPool(let pool, _) = node.op, !node.relu, PoolingKernel.Max.hasVectorKernel(pool) else { continue }
       let p = node.inputs[0] - 1
       guard p >= 0, readers[p + 1] == 1, slots[p] == nil, residuals[p] == nil, case .conv(let w, _, let g) = graph.nodes[p].op,
         w.shape[1] * g.kernelHeight * g.kernelWidth <= 32,

@@ -58,12 +58,6 @@ public enum DirectConv {
       relu ? 1 : 0, scratch)
   }
 
-  /// Whether `forwardPooled` takes this max pool: 2×2 or 3×3, stride 2, padding 0 or 1.
-  public static func pools(_ pool: ConvGeometry) -> Bool {
-    pool.kernelHeight == pool.kernelWidth && (2...3).contains(pool.kernelHeight) && pool.strideHeight == 2 && pool.strideWidth == 2
-      && pool.padHeight == pool.padWidth && pool.padHeight <= 1
-  }
-
   /// A conv on this path (then ReLU if `relu`) and the stride-2 max pool that reads it,
   /// band by band: each band of conv rows is pooled while it is in cache, and the conv's
   /// whole output is never written. Why: a stem's output is the largest of a student
@@ -74,7 +68,7 @@ public enum DirectConv {
     _ x: Tensor, weight w: Tensor, bias b: Tensor?, geometry g: ConvGeometry, relu: Bool, pool: ConvGeometry, ceilMode: Bool,
     threads: Int
   ) -> Tensor {
-    precondition(pools(pool), "forwardPooled: max pool \(pool) is not one it takes")
+    precondition(PoolingKernel.Max.hasVectorKernel(pool), "forwardPooled: max pool \(pool) is not one it takes")
     let (n, c, h, wd, o) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[0])
     let (ho, wo) = g.outputSize(height: h, width: wd)
     let k = pool.kernelHeight, pad = pool.padHeight
@@ -86,10 +80,9 @@ public enum DirectConv {
     let tallest = 2 * perBand + k - 2
     var y = Tensor(uninitialized: [n, o, hp, wp])
     let px = x.pointer, pw = w.pointer, pb = b?.pointer, py = y.mutablePointer
-    func convRows(_ band: Int) -> Range<Int> {
-      let r0 = band * perBand, r1 = min(hp, r0 + perBand)
-      return max(0, 2 * r0 - pad)..<min(ho, 2 * (r1 - 1) - pad + k)
-    }
+    // A band's pooled rows, and the conv rows their windows read.
+    func pooledRows(_ band: Int) -> Range<Int> { (band * perBand)..<min(hp, (band + 1) * perBand) }
+    func convRows(_ pooled: Range<Int>) -> Range<Int> { max(0, 2 * pooled.lowerBound - pad)..<min(ho, 2 * (pooled.upperBound - 1) - pad + k) }
     Parallel.chunks(n * bands, threads: threads) { units, _ in
       let plane = tallest * wo
       let buffer = TensorStorage(uninitializedCount: o * plane)
@@ -97,8 +90,8 @@ public enum DirectConv {
       let out = buffer.pointer
       var held: (image: Int, rows: Range<Int>)? = nil
       for unit in units {
-        let (image, band) = (unit / bands, unit % bands)
-        let rows = convRows(band)
+        let (image, pooled) = (unit / bands, pooledRows(unit % bands))
+        let rows = convRows(pooled)
         var from = rows.lowerBound
         if let held, held.image == image, held.rows.contains(rows.lowerBound), held.rows.upperBound <= rows.upperBound {
           // The rows both bands read move to the buffer's top.
@@ -112,10 +105,9 @@ public enum DirectConv {
             y: out + (from - rows.lowerBound) * wo, planeStride: plane, outputWidth: wo, rows: from..<rows.upperBound, relu: relu,
             scratch: scratch.pointer)
         }
-        let r0 = band * perBand, r1 = min(hp, r0 + perBand)
         ekd_max_pool_s2_isa(
           ThinGEMM.best.rawValue, out, plane, Int32(rows.lowerBound), Int32(o), Int32(ho), Int32(wo), Int32(k), Int32(pad),
-          py + image * o * hp * wp + r0 * wp, hp * wp, nil, Int32(r0), Int32(r1), Int32(wp))
+          py + image * o * hp * wp + pooled.lowerBound * wp, hp * wp, nil, Int32(pooled.lowerBound), Int32(pooled.upperBound), Int32(wp))
         held = (image, rows)
       }
       withExtendedLifetime((buffer, scratch)) {}

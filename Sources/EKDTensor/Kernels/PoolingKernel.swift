@@ -35,9 +35,7 @@ public enum PoolingKernel {
       let wo = PoolingKernel.outputSize(w, kernel: g.kernelWidth, stride: g.strideWidth, padding: g.padWidth, ceilMode: ceilMode)
       var y = Tensor(uninitialized: [n, c, ho, wo])
       let px = x.pointer, py = y.mutablePointer
-      let vector =
-        g.kernelHeight == g.kernelWidth && (2...3).contains(g.kernelHeight) && g.strideHeight == 2 && g.strideWidth == 2
-        && g.padHeight == g.padWidth && g.padHeight <= 1
+      let vector = hasVectorKernel(g)
       let count = wantsArgmax ? n * c * ho * wo : 0
       let argmax = [Int32](unsafeUninitializedCapacity: max(count, 1)) { buffer, initialized in
         let pa = wantsArgmax ? buffer.baseAddress! : nil
@@ -71,6 +69,13 @@ public enum PoolingKernel {
         initialized = count
       }
       return (y, argmax)
+    }
+
+    /// Whether `forward` takes `CKernels`' vector kernel for this pool (and so whether
+    /// `DirectConv.forwardPooled` can fuse it): 2×2 or 3×3, stride 2, padding 0 or 1.
+    public static func hasVectorKernel(_ g: ConvGeometry) -> Bool {
+      g.kernelHeight == g.kernelWidth && (2...3).contains(g.kernelHeight) && g.strideHeight == 2 && g.strideWidth == 2
+        && g.padHeight == g.padWidth && g.padHeight <= 1
     }
 
     /// dx[argmax] += dy, planes shared out over `threads` (an argmax stays in its plane).

@@ -79,108 +79,99 @@ public enum Winograd {
     into py: UnsafeMutablePointer<Float>, imageStride span: Int
   ) {
     let (n, c, h, wd, o) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], w.shape[0])
-    let (tilesY, tilesX) = ((h + 1) / 2, (wd + 1) / 2)
     let u = transformed ?? transformedWeights(w)
     precondition(u.shape == [16, o, c], "Winograd weights \(u.shape) for \(w.shape)")
-    // Chunks of whole tile rows (image, ty), at least one per worker.
-    let tileRows = n * tilesY
-    let perChunk = max(1, min(chunkTiles / tilesX, (tileRows + threads - 1) / max(threads, 1)))
-    let chunks = (tileRows + perChunk - 1) / perChunk
-    let paddedWidth = 2 * ((tilesX + 7) / 8 * 8) + 20
-    let px = x.pointer, pb = b?.pointer, pu = u.pointer
-    // The 16 GEMMs of a chunk in ThinGEMM where it takes them, except those both short
-    // (k < 128) and narrow (under 64 tiles), where OpenBLAS was faster or as fast
-    // (squeezenet1_1's 13×13 at batch 1: 49 tiles, k = 48 and 64).
-    let thin = ThinGEMM.takes(m: o, k: c) && (c >= 128 || perChunk * tilesX >= 64)
-    if threads > 1 && tileRows < 4 * threads && tileRows * tilesX <= chunkTiles {
-      forwardInPhases(
-        x, u: pu, bias: pb, outputs: o, threads: threads, relu: relu, into: py, imageStride: span, thin: ThinGEMM.takes(m: o, k: c) && (c >= 128 || tileRows * tilesX >= 64))
-      withExtendedLifetime((x, w, b, u)) {}
+    let t = Tiling(
+      x: x.pointer, channels: c, height: h, width: wd, outputs: o, u: u.pointer, bias: b?.pointer, relu: relu, y: py, imageStride: span)
+    let tileRows = n * t.tilesY
+    defer { withExtendedLifetime((x, w, b, u)) {} }
+    if threads > 1 && tileRows < 4 * threads && tileRows * t.tilesX <= chunkTiles {
+      // Few tile rows per worker (squeezenet1_1's 13×13 at batch 1: 7 rows, which chunks
+      // of rows share out 4 : 3): three phases over all the tiles at once, each shared out
+      // evenly: the input transform by channel, the 16 GEMMs by ξ, the output transform
+      // by output channel.
+      let tiles = tileRows * t.tilesX, ld = tiles + 8
+      let v = TensorStorage(uninitializedCount: 16 * c * ld), m = TensorStorage(uninitializedCount: 16 * o * ld)
+      Parallel.chunks(c, threads: threads) { channels, _ in
+        let rows = TensorStorage(zeroedCount: 4 * t.paddedWidth)
+        t.transformInput(tileRows: 0..<tileRows, channels: channels, rows: rows.pointer, into: v.pointer, ld: ld)
+      }
+      let thin = t.thin(tiles: tiles)
+      Parallel.chunks(16, threads: threads) { xis, _ in
+        for xi in xis { t.multiply(xi, tiles: tiles, thin: thin, v: v.pointer, m: m.pointer, ld: ld) }
+      }
+      Parallel.chunks(o, threads: threads) { outputs, _ in
+        t.transformOutput(tileRows: 0..<tileRows, outputs: outputs, from: m.pointer, ld: ld)
+      }
+      withExtendedLifetime((v, m)) {}
       return
     }
+    // Chunks of whole tile rows (image, ty), at least one per worker.
+    let perChunk = max(1, min(chunkTiles / t.tilesX, (tileRows + threads - 1) / max(threads, 1)))
+    let chunks = (tileRows + perChunk - 1) / perChunk
+    let thin = t.thin(tiles: perChunk * t.tilesX)
     Parallel.chunks(chunks, threads: threads) { range, _ in
-      let ld = perChunk * tilesX + 8  // a block's 8 lanes may run past the last tile
+      let ld = perChunk * t.tilesX + 8  // a block's 8 lanes may run past the last tile
       let v = TensorStorage(uninitializedCount: 16 * c * ld), m = TensorStorage(uninitializedCount: 16 * o * ld)
-      let rows = TensorStorage(zeroedCount: 4 * paddedWidth)
+      let rows = TensorStorage(zeroedCount: 4 * t.paddedWidth)
       for chunk in range {
-        let first = chunk * perChunk, count = min(perChunk, tileRows - first), tiles = count * tilesX
-        for ch in 0..<c {
-          for r in 0..<count {
-            let (image, ty) = ((first + r) / tilesY, (first + r) % tilesY)
-            inputTiles(
-              px + (image * c + ch) * h * wd, height: h, width: wd, tileRow: ty, tilesX: tilesX, rows: rows.pointer,
-              paddedWidth: paddedWidth, into: v.pointer + ch * ld + r * tilesX, xiStride: c * ld)
-          }
-        }
-        for xi in 0..<16 {
-          if thin {
-            ThinGEMM.run(
-              m: o, n: tiles, k: c, a: pu + xi * o * c, lda: c, b: v.pointer + xi * c * ld, ldb: ld, beta: 0,
-              c: m.pointer + xi * o * ld, ldc: ld)
-          } else {
-            BLAS.gemm(
-              m: o, n: tiles, k: c, a: pu + xi * o * c, lda: c, b: v.pointer + xi * c * ld, ldb: ld,
-              c: m.pointer + xi * o * ld, ldc: ld, threads: 1)
-          }
-        }
-        for oc in 0..<o {
-          for r in 0..<count {
-            let (image, ty) = ((first + r) / tilesY, (first + r) % tilesY)
-            outputTiles(
-              m.pointer + oc * ld + r * tilesX, xiStride: o * ld, tilesX: tilesX, bias: pb?[oc] ?? 0, relu: relu,
-              into: py + image * span + oc * h * wd, height: h, width: wd, tileRow: ty)
-          }
-        }
+        let first = chunk * perChunk, count = min(perChunk, tileRows - first)
+        t.transformInput(tileRows: first..<(first + count), channels: 0..<c, rows: rows.pointer, into: v.pointer, ld: ld)
+        for xi in 0..<16 { t.multiply(xi, tiles: count * t.tilesX, thin: thin, v: v.pointer, m: m.pointer, ld: ld) }
+        t.transformOutput(tileRows: first..<(first + count), outputs: 0..<o, from: m.pointer, ld: ld)
       }
     }
-    withExtendedLifetime((x, w, b, u)) {}
   }
 
-  /// `forward` for few tile rows per worker (squeezenet1_1's 13×13 at batch 1: 7 rows,
-  /// which chunks of rows share out 4 : 3), in three phases over all the tiles at once,
-  /// each shared out evenly: the input transform by channel, the 16 GEMMs by ξ, the
-  /// output transform by output channel.
-  private static func forwardInPhases(
-    _ x: Tensor, u pu: UnsafePointer<Float>, bias pb: UnsafePointer<Float>?, outputs o: Int, threads: Int, relu: Bool,
-    into py: UnsafeMutablePointer<Float>, imageStride span: Int, thin: Bool
-  ) {
-    let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-    let (tilesY, tilesX) = ((h + 1) / 2, (wd + 1) / 2)
-    let tiles = n * tilesY * tilesX, ld = tiles + 8
-    let paddedWidth = 2 * ((tilesX + 7) / 8 * 8) + 20
-    let v = TensorStorage(uninitializedCount: 16 * c * ld), m = TensorStorage(uninitializedCount: 16 * o * ld)
-    let px = x.pointer, pv = v.pointer, pm = m.pointer
-    Parallel.chunks(c, threads: threads) { channels, _ in
-      let rows = TensorStorage(zeroedCount: 4 * paddedWidth)
+  /// One conv's geometry and operands, for the three steps of `forward` over a range of
+  /// tile rows (image, ty) — a chunk's, or all of them in phases.
+  private struct Tiling {
+    let x: UnsafePointer<Float>, channels: Int, height: Int, width: Int, outputs: Int
+    let u: UnsafePointer<Float>, bias: UnsafePointer<Float>?, relu: Bool
+    let y: UnsafeMutablePointer<Float>, imageStride: Int
+    var tilesY: Int { (height + 1) / 2 }
+    var tilesX: Int { (width + 1) / 2 }
+    var paddedWidth: Int { 2 * ((tilesX + 7) / 8 * 8) + 20 }
+
+    /// V for tile rows `tileRows` of `channels`, tile row r at column (r − first)·tilesX.
+    func transformInput(tileRows: Range<Int>, channels: Range<Int>, rows: UnsafeMutablePointer<Float>, into v: UnsafeMutablePointer<Float>, ld: Int) {
+      let (c, h, wd) = (self.channels, height, width)
       for ch in channels {
-        for r in 0..<(n * tilesY) {
+        for r in tileRows {
           let (image, ty) = (r / tilesY, r % tilesY)
           inputTiles(
-            px + (image * c + ch) * h * wd, height: h, width: wd, tileRow: ty, tilesX: tilesX, rows: rows.pointer,
-            paddedWidth: paddedWidth, into: pv + ch * ld + r * tilesX, xiStride: c * ld)
+            x + (image * c + ch) * h * wd, height: h, width: wd, tileRow: ty, tilesX: tilesX, rows: rows, paddedWidth: paddedWidth,
+            into: v + ch * ld + (r - tileRows.lowerBound) * tilesX, xiStride: c * ld)
         }
       }
     }
-    Parallel.chunks(16, threads: threads) { xis, _ in
-      for xi in xis {
-        if thin {
-          ThinGEMM.run(m: o, n: tiles, k: c, a: pu + xi * o * c, lda: c, b: pv + xi * c * ld, ldb: ld, beta: 0, c: pm + xi * o * ld, ldc: ld)
-        } else {
-          BLAS.gemm(m: o, n: tiles, k: c, a: pu + xi * o * c, lda: c, b: pv + xi * c * ld, ldb: ld, c: pm + xi * o * ld, ldc: ld, threads: 1)
-        }
+
+    /// Whether GEMMs `tiles` wide run in ThinGEMM: where it takes them, except those both
+    /// short (k < 128) and narrow (under 64 tiles), where OpenBLAS was faster or as fast
+    /// (squeezenet1_1's 13×13 at batch 1: 49 tiles, k = 48 and 64).
+    func thin(tiles: Int) -> Bool { ThinGEMM.takes(m: outputs, k: channels) && (channels >= 128 || tiles >= 64) }
+
+    /// M[ξ] = U[ξ]·V[ξ] over `tiles` tiles, in ThinGEMM if `thin`, else OpenBLAS.
+    func multiply(_ xi: Int, tiles: Int, thin: Bool, v: UnsafePointer<Float>, m: UnsafeMutablePointer<Float>, ld: Int) {
+      let (o, c) = (outputs, channels)
+      if thin {
+        ThinGEMM.run(m: o, n: tiles, k: c, a: u + xi * o * c, lda: c, b: v + xi * c * ld, ldb: ld, beta: 0, c: m + xi * o * ld, ldc: ld)
+      } else {
+        BLAS.gemm(m: o, n: tiles, k: c, a: u + xi * o * c, lda: c, b: v + xi * c * ld, ldb: ld, c: m + xi * o * ld, ldc: ld, threads: 1)
       }
     }
-    Parallel.chunks(o, threads: threads) { outputs, _ in
+
+    /// Y (+ bias, ReLU) of `outputs` for tile rows `tileRows`, read as `transformInput` wrote them.
+    func transformOutput(tileRows: Range<Int>, outputs: Range<Int>, from m: UnsafePointer<Float>, ld: Int) {
       for oc in outputs {
-        for r in 0..<(n * tilesY) {
+        for r in tileRows {
           let (image, ty) = (r / tilesY, r % tilesY)
           outputTiles(
-            pm + oc * ld + r * tilesX, xiStride: o * ld, tilesX: tilesX, bias: pb?[oc] ?? 0, relu: relu,
-            into: py + image * span + oc * h * wd, height: h, width: wd, tileRow: ty)
+            m + oc * ld + (r - tileRows.lowerBound) * tilesX, xiStride: self.outputs * ld, tilesX: tilesX, bias: bias?[oc] ?? 0,
+            relu: relu, into: y + image * imageStride + oc * height * width, height: height, width: width, tileRow: ty)
         }
       }
     }
-    withExtendedLifetime((v, m)) {}
   }
 
   /// V for the tiles of one tile row of one channel plane: 16 values per tile, value ξ

@@ -116,13 +116,12 @@ public enum Conv2dKernel {
       // within ~200 KB of L2, and at least one band per worker.
       let workers = plan.map { $0.workers * $0.gemmThreads } ?? threads
       let tallest = max(1, min(32, 50_000 / max(1, c * g.strideHeight * (wd + g.kernelWidth))))
-      var bands = min(ho, max((ho + tallest - 1) / tallest, (workers + n - 1) / n))
       // With fewer images than workers on a small plane, the workers share out output
       // channels (in blocks of 8) rather than rows: a band of a few short rows fills few
       // of a vector's lanes (tiny's 8×8 layers at batch 1: 4 rows of 8 in 48 lanes).
       let groups = n < workers && (ho + workers - 1) / workers * wo <= 64 ? max(1, min(workers / n, o / 8)) : 1
-      if groups > 1 { bands = (ho + tallest - 1) / tallest }
-      let band = (ho + bands - 1) / bands
+      let fewest = (ho + tallest - 1) / tallest
+      let bands = groups > 1 ? fewest : min(ho, max(fewest, (workers + n - 1) / n)), band = (ho + bands - 1) / bands
       let scratchCount = DirectConv.scratchCount(channels: c, geometry: g, rows: band, outputWidth: wo)
       Parallel.chunks(n * groups * bands, threads: workers) { range, _ in
         var scratch = Scratch()
