@@ -12,8 +12,8 @@ enum Harness {
   /// call per repetition, as the pool suite's fault count needs). The warm-up lasts a
   /// quarter of a second because this VM runs the first fifth of a second of work on two
   /// threads after an idle spell slower, by up to a third on tiny at batch 1, the first
-  /// figure a student's run takes. The peer script (`Benchmarks/peers/torch_students.py`) times PyTorch and
-  /// ONNX Runtime the same way.
+  /// figure a student's run takes. The peer script (`Benchmarks/peers/torch_students.py`)
+  /// times PyTorch and ONNX Runtime the same way.
   static func median(
     warmup: Int = 1, warmupSeconds: Double = 0.25, repetitions: Int, minimumSeconds: Double = 0.025, _ body: () -> Void
   )
