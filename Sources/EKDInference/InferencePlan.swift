@@ -32,6 +32,9 @@ public final class InferencePlan {
   /// Winograd's transformed weights of the 3×3 convs that may take that path, made once.
   private let winograd: [Int: Tensor]
 
+  /// `ChannelConv`'s packed weights of the convs on small planes, made once.
+  private let channelPacked: [Int: Tensor]
+
   /// How many concats the plan never copies (their convs write into them).
   public var concatsWrittenInPlace: Int { Set(concatSlot.values.map(\.concat)).count }
   /// How many adds the plan folds into the conv before them.
@@ -101,6 +104,14 @@ public final class InferencePlan {
       transformed[k] = Winograd.transformedWeights(w)
     }
     winograd = transformed
+    var packed: [Int: Tensor] = [:]
+    for (k, node) in graph.nodes.enumerated() {
+      guard case .conv(let w, _, let g) = node.op, residuals[k] == nil, pooled[k] == nil,
+        ChannelConv.applies(inputChannels: w.shape[1], outputChannels: w.shape[0], geometry: g, outputWidth: graph.shapes[k + 1][3])
+      else { continue }
+      packed[k] = ChannelConv.pack(w)
+    }
+    channelPacked = packed
   }
 
   /// The student's final head [N, 2J, h, w] for crops [N, 3, S, S].
@@ -153,6 +164,7 @@ public final class InferencePlan {
       let input = graph.shapes[node.inputs[0]]
       var s = "conv \(g) \(w.shape[1])→\(w.shape[0]) @\(input[2])×\(input[3])"
       if winograd[k] != nil { s += " (Winograd-capable)" }
+      if channelPacked[k] != nil { s += " (channel-vectorized)" }
       if concatSlot[k] != nil { s += " → concat" }
       if pooledBy[k] != nil { s += " → max pool" }
       if residualFor[k] != nil { s += " + shortcut" }
@@ -206,6 +218,7 @@ public final class InferencePlan {
         if values[slot] == nil { values[slot] = Tensor(uninitialized: shape) }
         Conv2dKernel.forward(
           x[0], weight: w, bias: b, geometry: g, threads: threads, relu: relu, residual: shortcut?.pointer, winograd: winograd[k],
+          channelPacked: channelPacked[k],
           into: values[slot]!.mutablePointer + channelOffset, imageStride: imageStride)
         withExtendedLifetime(shortcut) {}
         for i in node.inputs where lastUse[i] == k { values[i] = nil }

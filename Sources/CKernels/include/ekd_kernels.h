@@ -39,6 +39,23 @@ void ekd_direct_conv_isa(int isa, const float *x, int c, int h, int w, const flo
                          int stride, int pad, const float *bias, float *y, size_t y_plane, int wo, int row0, int row1,
                          int relu, float *scratch);
 
+/// Packs wt (o × taps, taps = c·kh·kw) tap-major into taps × (o rounded up to 16) floats,
+/// each tap's o weights then zeros, so that a tap's weights for 16 output channels are
+/// one vector.
+void ekd_channel_conv_pack(const float *wt, int o, int taps, float *packed);
+
+/// Floats of scratch ekd_channel_conv_isa needs for a band of `band` output rows.
+size_t ekd_channel_conv_scratch(int c, int kh, int kw, int stride, int band, int wo);
+
+/// Output rows row0 ..< row1 and channels oc0 ..< oc1 (oc0 a multiple of 16) of one image
+/// of the convolution ekd_direct_conv_isa computes, from weights `packed` by
+/// ekd_channel_conv_pack, with vectors over output channels rather than outputs: for
+/// small planes, whose rows fill few of a vector's lanes. Output row row0 of channel oc
+/// goes to y + oc·y_plane. `bias` (may be NULL) holds o floats.
+void ekd_channel_conv_isa(int isa, const float *x, int c, int h, int w, const float *packed, int o, int kh, int kw,
+                          int stride, int pad, const float *bias, float *y, size_t y_plane, int wo, int row0, int row1,
+                          int oc0, int oc1, int relu, float *scratch);
+
 /// Output rows oy0 ..< oy1 of max pooling `planes` planes (h × w → · × wo) with k × k
 /// windows (k = 2 or 3), stride 2 and padding pad (0 or 1), padding never winning; wo
 /// may include ceil mode's last windows, which reach past the input and are clipped to

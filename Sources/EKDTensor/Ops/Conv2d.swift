@@ -88,10 +88,13 @@ public enum Conv2dKernel {
   ///     output, images O·Ho·Wo apart.
   ///   - winograd: `Winograd.transformedWeights(w)`, when a 3×3 conv may take that path
   ///     and the caller keeps it (an inference plan); computed per call otherwise.
+  ///   - channelPacked: `ChannelConv.pack(w)`, when the caller (an inference plan) chose
+  ///     that path for a conv on a small plane; taken unless Winograd takes the conv.
   public static func forward(
     _ x: Tensor, weight w: Tensor, bias b: Tensor?, geometry g: ConvGeometry, threads: Int,
     plan: (workers: Int, gemmThreads: Int)? = nil, tileColumns: Int? = nil, relu: Bool = false,
-    residual: UnsafePointer<Float>? = nil, winograd: Tensor? = nil, into py: UnsafeMutablePointer<Float>, imageStride: Int? = nil
+    residual: UnsafePointer<Float>? = nil, winograd: Tensor? = nil, channelPacked: Tensor? = nil,
+    into py: UnsafeMutablePointer<Float>, imageStride: Int? = nil
   ) {
     precondition(x.shape.rank == 4 && w.shape.rank == 4, "conv2d wants NCHW input and OCkk weight")
     precondition(x.shape[1] == w.shape[1], "conv2d: input \(x.shape) has \(x.shape[1]) channels, weight \(w.shape) wants \(w.shape[1])")
@@ -106,6 +109,11 @@ public enum Conv2dKernel {
     let winograds =
       residual == nil && plan == nil && tileColumns == nil && Winograd.applies(inputChannels: c, outputChannels: o, geometry: g)
       && Winograd.applies(batch: n, height: h, width: wd, threads: threads)
+    if residual == nil && !winograds, let channelPacked {
+      ChannelConv.forward(
+        x, packed: channelPacked, outputChannels: o, geometry: g, bias: b, relu: relu, threads: threads, into: py, imageStride: span)
+      return
+    }
     let direct =
       winograds
       ? DirectConv.applies(inputChannels: c, outputChannels: o, geometry: g)
