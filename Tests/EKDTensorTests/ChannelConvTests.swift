@@ -64,7 +64,9 @@ import _EKDTestSupport
     #expect(!ChannelConv.applies(inputChannels: 3, outputChannels: 16, geometry: s2, outputWidth: 32), "a stem")
     #expect(!ChannelConv.applies(inputChannels: 16, outputChannels: 64, geometry: ConvGeometry(kernel: 3), outputWidth: 55), "a wide plane")
     #expect(!ChannelConv.applies(inputChannels: 64, outputChannels: 42, geometry: ConvGeometry(kernel: 1), outputWidth: 16), "pointwise")
-    #expect(!ChannelConv.applies(inputChannels: 64, outputChannels: 8, geometry: ConvGeometry(kernel: 3), outputWidth: 8), "too few outputs")
+    #expect(!ChannelConv.applies(inputChannels: 19, outputChannels: 19, geometry: ConvGeometry(kernel: 3), outputWidth: 8), "too few outputs")
+    #expect(!ChannelConv.applies(inputChannels: 256, outputChannels: 256, geometry: ConvGeometry(kernel: 3), outputWidth: 14), "too deep")
+    #expect(!ChannelConv.applies(inputChannels: 512, outputChannels: 1024, geometry: ConvGeometry(kernel: 1, stride: 2), outputWidth: 14), "1×1")
     for (shape, o, geometry) in [
       ([1, 64, 8, 8], 64, ConvGeometry(kernel: 3)), ([3, 16, 32, 32], 32, s2), ([1, 20, 7, 5], 42, ConvGeometry(kernel: 3)),
     ] {

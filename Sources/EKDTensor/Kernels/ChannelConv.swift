@@ -14,12 +14,15 @@ public enum ChannelConv {
   /// Off for A/B measurements (`EKD_AB_NO_CHANNEL=1`): such convs then take `DirectConv`.
   static let enabled = ProcessInfo.processInfo.environment["EKD_AB_NO_CHANNEL"] == nil
 
-  /// Whether an inference plan packs a conv for this path: stride 1 or 2, not 1×1, more
-  /// than four input channels (stems stay on `DirectConv`, whose few taps would not
-  /// cover this kernel's stores), at least 16 outputs, and rows of at most 16 outputs.
+  /// Whether an inference plan packs a conv for this path: tiny's shape of layer. Stride
+  /// 1 or 2, not 1×1; more than four input channels (stems stay on `DirectConv`, whose few
+  /// taps would not cover this kernel's stores) and a depth c·kh·kw of at most 576 (deeper,
+  /// GEMMs run at speed: ResNet's 14×14 and 7×7 stages were no faster here); at least 32
+  /// outputs (ts500m's 19 fill 19 of 32 lanes; no faster); rows of at most 16 outputs.
   public static func applies(inputChannels c: Int, outputChannels o: Int, geometry g: ConvGeometry, outputWidth wo: Int) -> Bool {
-    enabled && g.strideHeight == g.strideWidth && (1...2).contains(g.strideHeight) && g.padHeight == g.padWidth
-      && !g.isPointwise && c > 4 && o >= 16 && wo <= 16
+    let taps = g.kernelHeight * g.kernelWidth
+    return enabled && g.strideHeight == g.strideWidth && (1...2).contains(g.strideHeight) && g.padHeight == g.padWidth
+      && taps > 1 && c > 4 && c * taps <= 576 && o >= 32 && wo <= 16
   }
 
   /// `w` (o × c × kh × kw) tap-major, in blocks of 16 output channels.
