@@ -65,14 +65,16 @@ struct MPIContract {
   }
 
   /// Two ranks train the single process's student: synchronised batch norm, the global
-  /// batch split in two, gradients averaged. After 10 Adam steps, weight tensors of more
-  /// than 64 elements (biases aside) and the running statistics agree to 1e-4 relative
-  /// (measured: 2e-6 to 2e-5, with OpenBLAS's Haswell/Zen and Cooper Lake kernels alike).
-  /// Not more steps: once the offset network starts (half-way), Adam turns the rounding
-  /// noise of elements whose gradient is (nearly) zero into full-size steps, and by step
-  /// 20 one process differs from itself by 0.7% when only OpenBLAS's kernels change
-  /// (OPENBLAS_CORETYPE=Zen against Cooperlake). Those elements are bounded by the steps
-  /// two runs can take in opposite directions.
+  /// batch split in two, gradients averaged. After 10 Adam steps, the running statistics
+  /// agree to 1e-4 relative, and so do weight tensors of more than 64 elements (biases
+  /// aside) in all but 1% of their elements. Measured: every element within 2e-6 to 2e-5
+  /// on the CPU's best kernels, with OpenBLAS's Haswell/Zen and Cooper Lake kernels alike;
+  /// with EKD_ISA=portable, 5 of stage3's 18,432 weights beyond (the worst at 1.8e-4) and 1
+  /// of the offset network's 65,536. Every element is within the steps two runs can take
+  /// in opposite directions: Adam turns the rounding noise of an element whose gradient is
+  /// (nearly) zero into full-size steps. Not more steps: once the offset network starts
+  /// (half-way), such elements multiply, and by step 20 one process differs from itself
+  /// by 0.7% when only OpenBLAS's kernels change (OPENBLAS_CORETYPE=Zen against Cooperlake).
   @Test func twoRanksTrainTheSingleProcessStudent() throws {
     let (a, b) = (mpiScratch("np2"), mpiScratch("single2"))
     let r = try runMPI(2, Self.train + ["--out", a])
@@ -82,15 +84,20 @@ struct MPIContract {
     #expect(try EKDProcess.run(Self.train + ["--out", b]).status == 0)
     let (ta, tb) = (try checkpointTensors(a), try checkpointTensors(b))
     #expect(ta.keys.sorted() == tb.keys.sorted() && !tb.isEmpty)
+    // Two runs, each moving an element by at most Σ lr over 10 warm-up steps (3e-3·k/100, k = 1…10).
+    let opposite: Float = 2 * 3e-3 * 55 / 100
     for (name, want) in tb {
       let got = ta[name]!
-      let worst = zip(got, want).map { abs($0 - $1) }.max() ?? 0
+      let differences = zip(got, want).map { abs($0 - $1) }
+      let worst = differences.max() ?? 0
       let scale = want.map(abs).max() ?? 0
-      if name.hasSuffix("running_mean") || name.hasSuffix("running_var") || want.count > 64 && !name.hasSuffix("bias") {
+      if name.hasSuffix("running_mean") || name.hasSuffix("running_var") {
         #expect(worst <= 1e-4 * scale, "\(name): \(worst) of \(scale)")
+      } else if want.count > 64 && !name.hasSuffix("bias") {
+        let off = differences.filter { $0 > 1e-4 * scale }.count
+        #expect(off * 100 <= want.count && worst <= opposite, "\(name): \(off) of \(want.count) beyond 1e-4 of \(scale), worst \(worst)")
       } else {
-        // Two runs, each moving an element by at most Σ lr over 10 warm-up steps (3e-3·k/100, k = 1…10).
-        #expect(worst <= 2 * 3e-3 * 55 / 100, "\(name): \(worst)")
+        #expect(worst <= opposite, "\(name): \(worst)")
       }
     }
   }
