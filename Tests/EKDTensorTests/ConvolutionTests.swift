@@ -124,12 +124,14 @@ import _EKDTestSupport
 }
 
 /// forward(residual:) equals ReLU(conv + bias + residual) from the reference conv, on
-/// every tile path: ThinGEMM and OpenBLAS, one image per tile and grouped images.
+/// every tile path: ThinGEMM and OpenBLAS, one image per tile and grouped images, and one
+/// image too small to cut into bands (ResNet's 7×7 stage at batch 1), whose im2col and
+/// GEMM rows are shared out on two threads.
 @Suite struct ConvolutionResidual {
   @Test(arguments: [1, 2])
   func addsTheResidualBeforeTheReLU(threads: Int) {
     var rng = SeededRandom(seed: 31)
-    for (shape, o, kernel) in [([2, 6, 16, 12], 8, 1), ([2, 6, 16, 12], 40, 1), ([5, 4, 5, 6], 8, 3), ([5, 4, 5, 6], 40, 3)] {
+    for (shape, o, kernel) in [([2, 6, 16, 12], 8, 1), ([2, 6, 16, 12], 40, 1), ([5, 4, 5, 6], 8, 3), ([5, 4, 5, 6], 40, 3), ([1, 40, 7, 7], 40, 3)] {
       let g = ConvGeometry(kernel: kernel, padding: kernel / 2)
       let x = Tensor.randomNormal(Shape(shape), using: &rng)
       let w = Tensor.randomNormal([o, shape[1], kernel, kernel], using: &rng), b = Tensor.randomNormal([o], using: &rng)

@@ -200,7 +200,14 @@ public enum Conv2dKernel {
             (columns, ldb) = (px + first * c * h * wd + t.rows.lowerBound * wo, p)
           } else {
             let cols = scratch.cols(k * widest)
-            Im2Col.forward(px + first * c * h * wd, channels: c, height: h, width: wd, g, rows: t.rows, into: cols, ld: pc)
+            // A tile whose GEMM's rows are shared out (batch 1, few rows: ResNet's 7×7
+            // stage) shares its im2col too, by input channel (each channel's rows of cols).
+            let taps = g.kernelHeight * g.kernelWidth
+            Parallel.chunks(c, threads: plan.gemmThreads, minimumPerWorker: 16) { channels, _ in
+              Im2Col.forward(
+                px + first * c * h * wd + channels.lowerBound * h * wd, channels: channels.count, height: h, width: wd, g, rows: t.rows,
+                into: cols + channels.lowerBound * taps * pc, ld: pc)
+            }
             (columns, ldb) = (UnsafePointer(cols), pc)
           }
           if thin {
