@@ -12,9 +12,7 @@ import _EKDTestSupport
 @Suite struct DirectConvolution {
   static let paths = ThinGEMM.Path.allCases.filter { $0.rawValue <= ThinGEMM.best.rawValue }
 
-  struct Case: Sendable {
-    var c: Int, h: Int, w: Int, o: Int, kernel: (Int, Int), stride: Int, padding: Int
-  }
+  typealias Case = DirectConvCase
   static let cases = [
     Case(c: 3, h: 37, w: 41, o: 8, kernel: (7, 7), stride: 2, padding: 3),
     Case(c: 1, h: 9, w: 5, o: 3, kernel: (7, 7), stride: 2, padding: 3),
@@ -41,30 +39,16 @@ import _EKDTestSupport
 
   @Test(arguments: paths)
   func matchesTheReference(path: ThinGEMM.Path) {
-    var rng = SeededRandom(seed: 21)
-    for t in Self.cases {
-      let g = ConvGeometry(kernelHeight: t.kernel.0, kernelWidth: t.kernel.1, stride: t.stride, padding: t.padding)
+    expectReferenceConvolution(Self.cases, seed: 21, label: "\(path)") { t, x, w, b, relu, y in
+      let g = t.geometry
       let (ho, wo) = g.outputSize(height: t.h, width: t.w)
-      let x = Tensor.randomNormal([1, t.c, t.h, t.w], using: &rng)
-      let w = Tensor.randomNormal([t.o, t.c, t.kernel.0, t.kernel.1], using: &rng)
-      let b = Tensor.randomNormal([t.o], using: &rng)
-      for (bias, relu) in [(true, false), (false, true), (true, true)] {
-        var want = Reference.conv2d(x, weight: w, bias: bias ? b : nil, geometry: g)
-        if relu { want = Tensor(shape: want.shape, scalars: want.scalars.map { max($0, 0) }) }
-        // Two bands, the first of one row, so a band that starts inside the image is covered.
-        var y = Tensor(repeating: .nan, shape: [1, t.o, ho, wo])
-        let scratch = [Float](repeating: 0, count: DirectConv.scratchCount(channels: t.c, geometry: g, rows: ho, outputWidth: wo))
-        for rows in [0..<1, 1..<ho] where !rows.isEmpty {
-          var s = scratch
-          s.withUnsafeMutableBufferPointer { sp in
-            DirectConv.run(
-              path: path, x: x.pointer, channels: t.c, height: t.h, width: t.w, weight: w.pointer, outputChannels: t.o, geometry: g,
-              bias: bias ? b.pointer : nil, y: y.mutablePointer + rows.lowerBound * wo, planeStride: ho * wo, outputWidth: wo, rows: rows, relu: relu,
-              scratch: sp.baseAddress!)
-          }
-        }
-        let worst = Reference.maxAbsDifference(y, want)
-        #expect(worst < 1e-4, "\(path) \(t) bias \(bias) relu \(relu): \(worst)")
+      // Two bands, the first of one row, so a band that starts inside the image is covered.
+      var scratch = [Float](repeating: 0, count: DirectConv.scratchCount(channels: t.c, geometry: g, rows: ho, outputWidth: wo))
+      for rows in [0..<1, 1..<ho] where !rows.isEmpty {
+        DirectConv.run(
+          path: path, x: x.pointer, channels: t.c, height: t.h, width: t.w, weight: w.pointer, outputChannels: t.o, geometry: g,
+          bias: b?.pointer, y: y.mutablePointer + rows.lowerBound * wo, planeStride: ho * wo, outputWidth: wo, rows: rows, relu: relu,
+          scratch: &scratch)
       }
     }
   }
