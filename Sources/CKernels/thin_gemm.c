@@ -54,11 +54,15 @@ INLINE T512 void block512(int mr, int nv, __mmask16 tail, int k, const float *a,
     }
 }
 
-/// Every row of C for one block of columns, in blocks of 8, 4, 2 and 1 rows.
-INLINE T512 void panel512(int m, int nv, __mmask16 tail, int k, const float *a, int lda, const float *b, int ldb,
-                          float beta, float *c, int ldc, int relu) {
+/// Every row of C for `panels` blocks of 16·nv columns, in blocks of 8, 4, 2 and 1 rows,
+/// each block of rows crossing all the panels before the next block.
+INLINE T512 void panel512(int m, int panels, int nv, __mmask16 tail, int k, const float *a, int lda, const float *b,
+                          int ldb, float beta, float *c, int ldc, int relu) {
   int i = 0;
-#define BLOCK(mr) block512(mr, nv, tail, k, a + (intptr_t)i * lda, lda, b, ldb, beta, c + (intptr_t)i * ldc, ldc, relu, i == 0)
+#define BLOCK(mr)                                                                                                      \
+  for (int q = 0; q < panels; q++)                                                                                     \
+  block512(mr, nv, tail, k, a + (intptr_t)i * lda, lda, b + 16 * nv * q, ldb, beta, c + (intptr_t)i * ldc + 16 * nv * q, \
+           ldc, relu, i == 0)
   for (; i + 8 <= m; i += 8) BLOCK(8);
   if (i + 4 <= m) { BLOCK(4); i += 4; }
   if (i + 2 <= m) { BLOCK(2); i += 2; }
@@ -100,21 +104,6 @@ T512 static void dots512(int m, int r, int k, const float *a, int lda, const flo
   }
 }
 
-/// Every block of rows across `panels` panels of 32 columns in turn.
-INLINE T512 void group512(int m, int panels, int k, const float *a, int lda, const float *b, int ldb, float beta,
-                          float *c, int ldc, int relu) {
-  int i = 0;
-#define BLOCK(mr)                                                                                                      \
-  for (int q = 0; q < panels; q++)                                                                                     \
-  block512(mr, 2, 0xFFFF, k, a + (intptr_t)i * lda, lda, b + 32 * q, ldb, beta, c + (intptr_t)i * ldc + 32 * q, ldc,  \
-           relu, i == 0)
-  for (; i + 8 <= m; i += 8) BLOCK(8);
-  if (i + 4 <= m) { BLOCK(4); i += 4; }
-  if (i + 2 <= m) { BLOCK(2); i += 2; }
-  if (i < m) BLOCK(1);
-#undef BLOCK
-}
-
 /// Floats of B (256 KB) that a group of panels spans: they stay in L2 while every block
 /// of rows of A crosses them.
 #define GROUP_FLOATS (64 * 1024)
@@ -128,10 +117,10 @@ T512 static void thin512(int m, int n, int k, const float *a, int lda, const flo
   int full = n / 32, group = GROUP_FLOATS / (32 * (k > 0 ? k : 1));
   if (group < 1) group = 1;
   for (int p = 0; p < full; p += group)
-    group512(m, full - p < group ? full - p : group, k, a, lda, b + 32 * p, ldb, beta, c + 32 * p, ldc, relu);
+    panel512(m, full - p < group ? full - p : group, 2, 0xFFFF, k, a, lda, b + 32 * p, ldb, beta, c + 32 * p, ldc, relu);
   int j = 32 * full;
   if (j + 16 <= n) {
-    panel512(m, 1, 0xFFFF, k, a, lda, b + j, ldb, beta, c + j, ldc, relu);
+    panel512(m, 1, 1, 0xFFFF, k, a, lda, b + j, ldb, beta, c + j, ldc, relu);
     j += 16;
   }
   // The last r columns: dot products when there are few of them and k fills a vector
@@ -144,7 +133,7 @@ T512 static void thin512(int m, int n, int k, const float *a, int lda, const flo
     dots512(m, r, k, a, lda, t, beta, c + j, ldc, relu);
     free(t);
   } else if (r > 0) {
-    panel512(m, 1, (__mmask16)((1u << r) - 1), k, a, lda, b + j, ldb, beta, c + j, ldc, relu);
+    panel512(m, 1, 1, (__mmask16)((1u << r) - 1), k, a, lda, b + j, ldb, beta, c + j, ldc, relu);
   }
 }
 
