@@ -194,20 +194,18 @@ void ekd_channel_conv_isa(int isa, const float *x, int c, int h, int w, const fl
   int blocks = (oc1 - oc0 + CH - 1) / CH;
   struct shape sh = choose(path, wo, blocks);
   int g = CH * sh.k;
-  // A bias block past o reads zeros from a padded copy.
-  float biasPad[MAXG];
+  // The last group of channels, when it runs past oc1, reads its bias from a copy padded
+  // with zeros, made once.
+  int last = oc0 + (oc1 - oc0 - 1) / g * g;
+  float biasPad[MAXG] = {0};
+  if (bias && oc1 - last < g) memcpy(biasPad, bias + last, sizeof(float) * (oc1 - last));
   for (int r = 0; r < band; r++)
     for (int x0 = 0; x0 < wo; x0 += sh.m) {
       int mv = wo - x0 < sh.m ? wo - x0 : sh.m;
       const float *src = scratch + (size_t)r * s * pw + (size_t)x0 * s;
       for (int g0 = oc0; g0 < oc1; g0 += g) {
         int on = oc1 - g0 < g ? oc1 - g0 : g;
-        const float *b = bias ? bias + g0 : NULL;
-        if (bias && on < g) {
-          memset(biasPad, 0, sizeof biasPad);
-          memcpy(biasPad, b, sizeof(float) * on);
-          b = biasPad;
-        }
+        const float *b = !bias ? NULL : on < g ? biasPad : bias + g0;
         if (path == EKD_ISA_GENERIC)
           tile_generic(sh.k, sh.m, s, taps, tap, src, packed + g0, opad, b, relu, stage);
         else
