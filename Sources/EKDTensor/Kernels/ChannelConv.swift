@@ -44,8 +44,8 @@ public enum ChannelConv {
     let p = ho * wo, span = imageStride ?? o * p
     precondition(packed.shape == [c * g.kernelHeight * g.kernelWidth, (o + 15) / 16 * 16], "ChannelConv: packed \(packed.shape) for \(o)×\(c)")
     // Bands of at most `tallest` rows, whose padded input stays within ~256 KB of L2, and
-    // at least one band per worker.
-    let rowFloats = c * g.strideHeight * ((wo + 15) * g.strideWidth + g.kernelWidth)
+    // at least one band per worker. Each output row adds its stride's input rows.
+    let rowFloats = scratchCount(channels: c, geometry: g, rows: 2, outputWidth: wo) - scratchCount(channels: c, geometry: g, rows: 1, outputWidth: wo)
     let tallest = max(1, min(ho, 65_536 / max(1, rowFloats)))
     let bands = min(ho, max((ho + tallest - 1) / tallest, (threads + n - 1) / n)), band = (ho + bands - 1) / bands
     let scratchCount = scratchCount(channels: c, geometry: g, rows: band, outputWidth: wo)
