@@ -35,6 +35,8 @@ import _EKDTestSupport
     // Stride 2 on rows wide enough for im2col's eight-wide gather, with a tail.
     Case(input: [2, 3, 7, 53], outChannels: 40, kernel: (3, 3), stride: 2, padding: 1, threads: 2),
     Case(input: [1, 2, 5, 41], outChannels: 3, kernel: (4, 4), stride: 2, padding: 0, threads: 1),
+    // A strided 1×1 at batch 1 (ResNet's downsample): a subsample, then bands of a GEMM.
+    Case(input: [1, 20, 13, 45], outChannels: 40, kernel: (1, 1), stride: 2, padding: 0, threads: 2),
   ]
 
   @Test(arguments: cases)

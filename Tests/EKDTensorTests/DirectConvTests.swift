@@ -67,6 +67,9 @@ import _EKDTestSupport
     #expect(!DirectConv.applies(inputChannels: 48, outputChannels: 64, geometry: shallow, outputWidth: 28), "deep and wide")
     #expect(!DirectConv.applies(inputChannels: 96, outputChannels: 64, geometry: ConvGeometry(kernel: 3), outputWidth: 16), "too deep")
     #expect(!DirectConv.applies(inputChannels: 64, outputChannels: 64, geometry: ConvGeometry(kernel: 1), outputWidth: 8), "pointwise")
+    #expect(
+      !DirectConv.applies(inputChannels: 256, outputChannels: 512, geometry: ConvGeometry(kernel: 1, stride: 2), outputWidth: 28),
+      "a strided 1×1 (ResNet's downsample) is a subsample and a GEMM")
     let x = Tensor.randomNormal([3, 3, 70, 45], using: &rng)
     let w = Tensor.randomNormal([8, 3, 7, 7], using: &rng)
     let b = Tensor.randomNormal([8], using: &rng)

@@ -26,10 +26,13 @@ public enum DirectConv {
   /// rows, while im2col + GEMM builds a matrix read only o/8 times and pays its fixed costs
   /// per layer. Per node at batch 8 (Zen 4, 2 threads, EKDBench against
   /// `EKD_AB_NO_DIRECT=1`): tiny's 8×8 64→64 0.33 → 0.25 ms (docs/performance.md).
+  /// Never a 1×1 window: a strided one's im2col is a cheap subsample, and its GEMM
+  /// (ResNet-50's 256→512 and 512→1024 downsamples at batch 1: 1.51–1.58 → 1.16–1.19 ms)
+  /// reuses each loaded input across many more outputs than 8 channels' sums.
   public static func applies(inputChannels c: Int, outputChannels o: Int, geometry g: ConvGeometry, outputWidth wo: Int) -> Bool {
-    let depth = c * g.kernelHeight * g.kernelWidth
+    let taps = g.kernelHeight * g.kernelWidth, depth = c * taps
     return applies(inputChannels: c, outputChannels: o, geometry: g)
-      || (supports(g) && !g.isPointwise && o >= 8 && (depth <= 288 || (wo <= 16 && depth <= 576)))
+      || (supports(g) && taps > 1 && o >= 8 && (depth <= 288 || (wo <= 16 && depth <= 576)))
   }
 
   private static func supports(_ g: ConvGeometry) -> Bool {
