@@ -31,6 +31,39 @@ public enum Reference {
     return y
   }
 
+  /// conv2d's gradients for dY by the same loops, Double accumulation: every product
+  /// x·w of the forward window sends dY·w to dX and dY·x to dW.
+  public static func conv2dBackward(_ dy: Tensor, input x: Tensor, weight w: Tensor, geometry g: ConvGeometry) -> (dx: Tensor, dw: Tensor, db: Tensor) {
+    let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
+    let (o, kh, kw, ho, wo) = (w.shape[0], g.kernelHeight, g.kernelWidth, dy.shape[2], dy.shape[3])
+    var (dx, dw, db) = ([Double](repeating: 0, count: x.count), [Double](repeating: 0, count: w.count), [Double](repeating: 0, count: o))
+    for b in 0..<n {
+      for oc in 0..<o {
+        for i in 0..<ho {
+          for j in 0..<wo {
+            let gy = Double(dy[b, oc, i, j])
+            db[oc] += gy
+            for ic in 0..<c {
+              for ki in 0..<kh {
+                for kj in 0..<kw {
+                  let iy = i * g.strideHeight - g.padHeight + ki
+                  let ix = j * g.strideWidth - g.padWidth + kj
+                  guard iy >= 0, iy < h, ix >= 0, ix < wd else { continue }
+                  dx[((b * c + ic) * h + iy) * wd + ix] += gy * Double(w[oc, ic, ki, kj])
+                  dw[((oc * c + ic) * kh + ki) * kw + kj] += gy * Double(x[b, ic, iy, ix])
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    return (
+      Tensor(shape: x.shape, scalars: dx.map { Float($0) }), Tensor(shape: w.shape, scalars: dw.map { Float($0) }),
+      Tensor(shape: [o], scalars: db.map { Float($0) })
+    )
+  }
+
   /// Triple-loop matrix product of row-major matrices with optional transposes.
   public static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
     let (m, k) = transposeA ? (a.shape[1], a.shape[0]) : (a.shape[0], a.shape[1])

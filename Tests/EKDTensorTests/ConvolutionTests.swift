@@ -86,6 +86,39 @@ import _EKDTestSupport
   }
 }
 
+/// dX as a forward conv through the turned weights (3×3 stride 1, where Winograd takes
+/// that conv) against the reference gradients: channels not a multiple of 8, an odd
+/// width, with and without a fused ReLU's mask, one and two threads, and dX accumulated
+/// onto what it held.
+@Suite struct ConvolutionTransposedBackward {
+  @Test(arguments: [1, 2])
+  func matchesTheReference(threads: Int) {
+    var rng = SeededRandom(seed: 41)
+    for (shape, o) in [([2, 37, 14, 13], 50), ([3, 19, 16, 12], 19)] {
+      let g = ConvGeometry(kernel: 3, padding: 1)
+      let x = Tensor.randomNormal(Shape(shape), using: &rng)
+      let w = Tensor.randomNormal([o, shape[1], 3, 3], using: &rng)
+      let dy = Tensor.randomNormal([shape[0], o, shape[2], shape[3]], using: &rng)
+      #expect(Conv2dKernel.transposedTakes(inputChannels: shape[1], outputChannels: o, geometry: g, dy: dy.shape, threads: threads))
+      for relu in [false, true] {
+        let y = Conv2dKernel.forward(x, weight: w, bias: nil, geometry: g, threads: threads, relu: true)
+        let seen = relu ? Tensor(shape: dy.shape, scalars: zip(dy.scalars, y.scalars).map { $1 > 0 ? $0 : 0 }) : dy
+        let want = Reference.conv2dBackward(seen, input: x, weight: w, geometry: g)
+        let before = Tensor.randomNormal(x.shape, using: &rng)
+        var dx = before, dw = Tensor(zeros: w.shape), db = Tensor(zeros: [o])
+        Conv2dKernel.backward(
+          dy, input: x, weight: w, geometry: g, threads: threads, dx: dx.mutablePointer, dw: dw.mutablePointer, db: db.mutablePointer,
+          reluOutput: relu ? y : nil)
+        let dxAdded = Tensor(shape: x.shape, scalars: zip(dx.scalars, before.scalars).map { $0 - $1 })
+        let label = "\(shape) → \(o), relu \(relu)"
+        #expect(Reference.maxAbsDifference(dxAdded, want.dx) < 1e-3, "dx \(label)")
+        #expect(Reference.maxAbsDifference(dw, want.dw) < 1e-3, "dw \(label)")
+        #expect(Reference.maxAbsDifference(db, want.db) < 1e-3, "db \(label)")
+      }
+    }
+  }
+}
+
 /// conv2d(relu: true) against conv2d followed by relu(), in value and in every gradient,
 /// on each tiling path: bands of one image, groups of small images, pointwise in place,
 /// one and two workers (two workers sum the bias gradient in per-worker rows).

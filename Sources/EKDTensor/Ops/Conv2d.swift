@@ -1,3 +1,5 @@
+import Foundation
+
 /// 2-D convolution as im2col + SGEMM, Caffe's lowering.
 ///
 /// Dimension letters: N batch, C input channels, H×W input, O output channels,
@@ -264,6 +266,24 @@ public enum Conv2dKernel {
   ) {
     let (n, c, h, wd) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
     let (o, ho, wo) = (w.shape[0], dy.shape[2], dy.shape[3])
+    if let dx, plan == nil, tileColumns == nil, transposedTakes(inputChannels: c, outputChannels: o, geometry: g, dy: dy.shape, threads: threads) {
+      // dX of a stride-1 "same" 3×3 conv is itself one: dY through W with its taps turned
+      // half a circle and its channel axes swapped, which Winograd computes faster than
+      // Wᵀ·dY and col2im.
+      let masked = reluOutput.map { y in
+        var m = Tensor(uninitialized: dy.shape)
+        let (pm, pg, py) = (m.mutablePointer, dy.pointer, y.pointer)
+        Parallel.chunks(dy.count, threads: threads, minimumPerWorker: 1 << 16) { r, _ in
+          Rows.mask(pg + r.lowerBound, by: py + r.lowerBound, r.count, into: pm + r.lowerBound)
+        }
+        withExtendedLifetime((dy, y)) {}
+        return m
+      }
+      let g0 = masked ?? dy
+      Rows.accumulate(forward(g0, weight: turned(w), bias: nil, geometry: g, threads: threads), into: dx, threads: threads)
+      backward(g0, input: x, weight: w, geometry: g, threads: threads, dx: nil, dw: dw, db: db)
+      return
+    }
     let p = ho * wo, k = c * g.kernelHeight * g.kernelWidth
     let px = x.pointer, pw = w.pointer, pg = dy.pointer, py = reluOutput?.pointer
     let plan = plan ?? backwardPlan(batch: n, threads: threads)
@@ -350,6 +370,32 @@ public enum Conv2dKernel {
     } else if let db {
       for i in 0..<n { for r in 0..<o { db[r] += Rows.sum(pg + (i * o + r) * p, p) } }
     }
+  }
+
+  /// Off for A/B measurements (`EKD_AB_NO_TRANSPOSED=1`): dX then takes Wᵀ·dY and col2im.
+  static let transposedEnabled = ProcessInfo.processInfo.environment["EKD_AB_NO_TRANSPOSED"] == nil
+
+  /// Whether backward computes dX as a forward conv on Winograd's path: when the conv is
+  /// its own transpose's shape (3×3, stride 1, padding 1) and Winograd takes that conv.
+  package static func transposedTakes(inputChannels c: Int, outputChannels o: Int, geometry g: ConvGeometry, dy: Shape, threads: Int) -> Bool {
+    transposedEnabled && Winograd.applies(inputChannels: o, outputChannels: c, geometry: g)
+      && Winograd.applies(batch: dy[0], height: dy[2], width: dy[3], threads: threads)
+  }
+
+  /// W [O, C, kh, kw] as the weights of dX's conv: [C, O, kh, kw], each window turned
+  /// by 180°.
+  static func turned(_ w: Tensor) -> Tensor {
+    let (o, c, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3]), taps = kh * kw
+    var t = Tensor(uninitialized: [c, o, kh, kw])
+    let (src, dst) = (w.pointer, t.mutablePointer)
+    for oc in 0..<o {
+      for ic in 0..<c {
+        let from = src + (oc * c + ic) * taps, to = dst + (ic * o + oc) * taps
+        for j in 0..<taps { to[j] = from[taps - 1 - j] }
+      }
+    }
+    withExtendedLifetime(w) {}
+    return t
   }
 
   /// One worker's scratch buffers, allocated on first use (from the pool).
