@@ -50,38 +50,46 @@ extension Tape {
     let s = logits.shape
     precondition(s.rank == 4 && target.shape == s, "heatmapLoss wants logits and target of one [B, J, h, w] shape, got \(s), \(target.shape)")
     let maps = s[0] * s[1], n = s[2] * s[3]
-    let x = logits.value.scalars, t = target.scalars
-    var p = [Float](repeating: 0, count: x.count)
-    var mass = [Float](repeating: 0, count: maps)
-    var total: Double = 0
-    for m in 0..<maps {
-      let o = m * n
-      var mx = -Float.infinity
-      for i in 0..<n { mx = max(mx, x[o + i]) }
-      var z: Float = 0
-      for i in 0..<n {
-        p[o + i] = Foundation.exp(x[o + i] - mx)
-        z += p[o + i]
+    let (logitsValue, x, t) = (logits.value, logits.value.pointer, target.pointer)
+    var probabilities = Tensor(uninitialized: s)
+    var mass = [Float](repeating: 0, count: maps), kls = [Float](repeating: 0, count: maps)
+    let p = probabilities.mutablePointer
+    mass.withUnsafeMutableBufferPointer { mass in
+      kls.withUnsafeMutableBufferPointer { kls in
+        Parallel.chunks(maps, threads: threads, minimumPerWorker: 16) { range, _ in
+          for m in range {
+            let (xm, tm, pm) = (x + m * n, t + m * n, p + m * n)
+            var mx = -Float.infinity
+            for i in 0..<n { mx = max(mx, xm[i]) }
+            var z: Float = 0
+            for i in 0..<n {
+              pm[i] = Foundation.exp(xm[i] - mx)
+              z += pm[i]
+            }
+            let logZ = mx + Foundation.log(z)
+            for i in 0..<n { pm[i] /= z }
+            var (klm, massm): (Float, Float) = (0, 0)
+            for i in 0..<n where tm[i] > 0 {
+              klm += tm[i] * (Foundation.log(tm[i]) - (xm[i] - logZ))
+              massm += tm[i]
+            }
+            (mass[m], kls[m]) = (massm, klm)
+          }
+        }
       }
-      let logZ = mx + Foundation.log(z)
-      for i in 0..<n { p[o + i] /= z }
-      var kl: Float = 0, tm: Float = 0
-      for i in 0..<n where t[o + i] > 0 {
-        kl += t[o + i] * (Foundation.log(t[o + i]) - (x[o + i] - logZ))
-        tm += t[o + i]
-      }
-      mass[m] = tm
-      total += Double(kl)
     }
+    withExtendedLifetime((logitsValue, target)) {}
+    let total = kls.reduce(0.0) { $0 + Double($1) }
     let scale = 1 / Float(max(s[0], 1))
-    let probabilities = p
+    let (probabilitiesValue, targetValue) = (probabilities, target)
     return record(Tensor(Float(total) * scale), inputs: [logits]) { dy, d in
       guard let dx = d[0] else { return }
-      let g = dy.scalar * scale
+      let (g, p, t) = (dy.scalar * scale, probabilitiesValue.pointer, targetValue.pointer)
       for m in 0..<maps where mass[m] > 0 {
         let o = m * n
-        for i in 0..<n { dx[o + i] += g * (probabilities[o + i] * mass[m] - t[o + i]) }
+        for i in 0..<n { dx[o + i] += g * (p[o + i] * mass[m] - t[o + i]) }
       }
+      withExtendedLifetime((probabilitiesValue, targetValue)) {}
     }
   }
 }
