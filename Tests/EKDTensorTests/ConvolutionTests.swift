@@ -86,20 +86,22 @@ import _EKDTestSupport
   }
 }
 
-/// dX as a forward conv through the turned weights (3×3 stride 1, where Winograd takes
-/// that conv) against the reference gradients: channels not a multiple of 8, an odd
-/// width, with and without a fused ReLU's mask, one and two threads, and dX accumulated
-/// onto what it held.
-@Suite struct ConvolutionTransposedBackward {
+/// Backward against the reference gradients, with and without a fused ReLU's mask, one and
+/// two threads, dX accumulated onto what it held, channels not a multiple of 8 and odd
+/// widths: dX as a forward conv through the turned weights (3×3 stride 1, where Winograd
+/// takes that conv), and a pointwise conv of ≥ 128 positions, one image per tile, several
+/// images per worker.
+@Suite struct ConvolutionBackward {
   @Test(arguments: [1, 2])
   func matchesTheReference(threads: Int) {
     var rng = SeededRandom(seed: 41)
-    for (shape, o) in [([2, 37, 14, 13], 50), ([3, 19, 16, 12], 19)] {
-      let g = ConvGeometry(kernel: 3, padding: 1)
+    for (shape, o, kernel) in [([2, 37, 14, 13], 50, 3), ([3, 19, 16, 12], 19, 3), ([5, 12, 12, 11], 20, 1)] {
+      let g = ConvGeometry(kernel: kernel, padding: kernel / 2)
       let x = Tensor.randomNormal(Shape(shape), using: &rng)
-      let w = Tensor.randomNormal([o, shape[1], 3, 3], using: &rng)
+      let w = Tensor.randomNormal([o, shape[1], kernel, kernel], using: &rng)
       let dy = Tensor.randomNormal([shape[0], o, shape[2], shape[3]], using: &rng)
-      #expect(Conv2dKernel.transposedTakes(inputChannels: shape[1], outputChannels: o, geometry: g, dy: dy.shape, threads: threads))
+      let transposed = Conv2dKernel.transposedTakes(inputChannels: shape[1], outputChannels: o, geometry: g, dy: dy.shape, threads: threads)
+      #expect(transposed == (kernel == 3))
       for relu in [false, true] {
         let y = Conv2dKernel.forward(x, weight: w, bias: nil, geometry: g, threads: threads, relu: true)
         let seen = relu ? Tensor(shape: dy.shape, scalars: zip(dy.scalars, y.scalars).map { $1 > 0 ? $0 : 0 }) : dy
@@ -110,7 +112,7 @@ import _EKDTestSupport
           dy, input: x, weight: w, geometry: g, threads: threads, dx: dx.mutablePointer, dw: dw.mutablePointer, db: db.mutablePointer,
           reluOutput: relu ? y : nil)
         let dxAdded = Tensor(shape: x.shape, scalars: zip(dx.scalars, before.scalars).map { $0 - $1 })
-        let label = "\(shape) → \(o), relu \(relu)"
+        let label = "\(shape) → \(o), k\(kernel), relu \(relu)"
         #expect(Reference.maxAbsDifference(dxAdded, want.dx) < 1e-3, "dx \(label)")
         #expect(Reference.maxAbsDifference(dw, want.dw) < 1e-3, "dw \(label)")
         #expect(Reference.maxAbsDifference(db, want.db) < 1e-3, "db \(label)")

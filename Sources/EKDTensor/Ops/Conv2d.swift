@@ -296,7 +296,13 @@ public enum Conv2dKernel {
     // Workers own whole images, so col2im of different workers never overlaps.
     Parallel.chunks(n, threads: plan.workers) { images, worker in
       let dwOut = worker == 0 ? dw : partials[worker - 1].pointer
-      let work = tiles(images: images, height: ho, width: wo, k: k, workers: 1, columns: tileColumns)
+      var work = tiles(images: images, height: ho, width: wo, k: k, workers: 1, columns: tileColumns)
+      if g.isPointwise && p >= 128 {
+        // As forward: a pointwise conv's X[n] is its own column matrix and dX[n] its own
+        // col2im, so one image per tile reads and writes them in place, where a group of
+        // images copied both (1,024 × 392 floats a tile at ResNet's 1024→256 @14).
+        work = work.flatMap { t in t.images.map { Tile(images: $0..<($0 + 1), rows: t.rows) } }
+      }
       let widest = work.map { $0.images.count * $0.rows.count * wo }.max() ?? 0
       var scratch = Scratch()
       for t in work {
