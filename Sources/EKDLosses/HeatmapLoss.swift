@@ -59,15 +59,7 @@ extension Tape {
         Parallel.chunks(maps, threads: threads, minimumPerWorker: 16) { range, _ in
           for m in range {
             let (xm, tm, pm) = (x + m * n, t + m * n, p + m * n)
-            var mx = -Float.infinity
-            for i in 0..<n { mx = max(mx, xm[i]) }
-            var z: Float = 0
-            for i in 0..<n {
-              pm[i] = Foundation.exp(xm[i] - mx)
-              z += pm[i]
-            }
-            let logZ = mx + Foundation.log(z)
-            for i in 0..<n { pm[i] /= z }
+            let logZ = softmaxRow(xm, n, into: pm)
             var (klm, massm): (Float, Float) = (0, 0)
             for i in 0..<n where tm[i] > 0 {
               klm += tm[i] * (Foundation.log(tm[i]) - (xm[i] - logZ))

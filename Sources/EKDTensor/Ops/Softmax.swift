@@ -10,18 +10,7 @@ extension Tape {
     var y = Tensor(uninitialized: xs.shape)
     let px = xs.pointer, py = y.mutablePointer
     Parallel.chunks(rows, threads: threads, minimumPerWorker: 64) { range, _ in
-      for r in range {
-        let src = px + r * n, dst = py + r * n
-        var m = -Float.infinity
-        for j in 0..<n { m = max(m, src[j]) }
-        var s: Float = 0
-        for j in 0..<n {
-          dst[j] = Foundation.exp(src[j] - m)
-          s += dst[j]
-        }
-        let inv = 1 / s
-        for j in 0..<n { dst[j] *= inv }
-      }
+      for r in range { softmaxRow(px + r * n, n, into: py + r * n) }
     }
     let out = y
     return record(y, inputs: [x]) { dy, d in
@@ -34,4 +23,20 @@ extension Tape {
       }
     }
   }
+}
+
+/// One row's softmax, y = exp(x − max x) / Σ exp(x − max x), for `softmax` and the heatmap
+/// loss alike. Returns log Σ exp(x), the row's log-partition, which that loss's KL needs.
+@discardableResult
+package func softmaxRow(_ x: UnsafePointer<Float>, _ n: Int, into y: UnsafeMutablePointer<Float>) -> Float {
+  var m = -Float.infinity
+  for j in 0..<n { m = max(m, x[j]) }
+  var s: Float = 0
+  for j in 0..<n {
+    y[j] = Foundation.exp(x[j] - m)
+    s += y[j]
+  }
+  let inv = 1 / s
+  for j in 0..<n { y[j] *= inv }
+  return m + Foundation.log(s)
 }
