@@ -116,6 +116,11 @@ import _EKDTestSupport
         #expect(Reference.maxAbsDifference(dxAdded, want.dx) < 1e-3, "dx \(label)")
         #expect(Reference.maxAbsDifference(dw, want.dw) < 1e-3, "dw \(label)")
         #expect(Reference.maxAbsDifference(db, want.db) < 1e-3, "db \(label)")
+        // dX alone (a frozen conv's weights): the same dX, nothing else computed.
+        var dxOnly = Tensor(zeros: x.shape)
+        Conv2dKernel.backward(
+          dy, input: x, weight: w, geometry: g, threads: threads, dx: dxOnly.mutablePointer, dw: nil, db: nil, reluOutput: relu ? y : nil)
+        #expect(Reference.maxAbsDifference(dxOnly, want.dx) < 1e-3, "dx alone \(label)")
       }
     }
   }

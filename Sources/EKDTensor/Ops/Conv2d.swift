@@ -281,7 +281,7 @@ public enum Conv2dKernel {
       }
       let g0 = masked ?? dy
       Rows.accumulate(forward(g0, weight: turned(w), bias: nil, geometry: g, threads: threads), into: dx, threads: threads)
-      backward(g0, input: x, weight: w, geometry: g, threads: threads, dx: nil, dw: dw, db: db)
+      if dw != nil || db != nil { backward(g0, input: x, weight: w, geometry: g, threads: threads, dx: nil, dw: dw, db: db) }
       return
     }
     let p = ho * wo, k = c * g.kernelHeight * g.kernelWidth
@@ -295,7 +295,7 @@ public enum Conv2dKernel {
     let biasPartials = (db != nil && py != nil) ? TensorStorage(zeroedCount: o * plan.workers) : nil
     // Workers own whole images, so col2im of different workers never overlaps.
     Parallel.chunks(n, threads: plan.workers) { images, worker in
-      let dwOut = worker == 0 ? dw : partials[worker - 1].pointer
+      let dwOut = dw.map { worker == 0 ? $0 : partials[worker - 1].pointer }
       var work = tiles(images: images, height: ho, width: wo, k: k, workers: 1, columns: tileColumns)
       if g.isPointwise && p >= 128 {
         // As forward: a pointwise conv's X[n] is its own column matrix and dX[n] its own
