@@ -47,7 +47,13 @@ public enum Conv2dKernel {
 
   /// Tiles covering `images`, each about `columns` output positions wide.
   /// Groups are capped so that every one of `workers` gets a tile.
-  static func tiles(images: Range<Int>, height ho: Int, width wo: Int, k: Int, workers: Int, columns: Int?) -> [Tile] {
+  ///
+  /// A `pointwise` conv of at least 128 positions gets one image per tile: X[n] is its own
+  /// column matrix and dX[n] its own col2im, read and written in place, where a group
+  /// pays a gather and a scatter of O × width (forward: at ResNet's 14×14 one GEMM per
+  /// image ran 15% faster, docs/performance.md; backward copied X and dX, 1,024 × 392
+  /// floats a tile at its 1024→256). Below 128 columns, untested: grouped.
+  static func tiles(images: Range<Int>, height ho: Int, width wo: Int, k: Int, workers: Int, columns: Int?, pointwise: Bool) -> [Tile] {
     let target = columns ?? min(max(defaultTileBytes / (4 * k), tileColumnRange.lowerBound), tileColumnRange.upperBound)
     let p = ho * wo
     if p >= target {
@@ -60,7 +66,7 @@ public enum Conv2dKernel {
       }
     }
     let perWorker = (images.count + workers - 1) / max(workers, 1)
-    let group = max(1, min(perWorker, target / max(p, 1)))
+    let group = pointwise && p >= 128 ? 1 : max(1, min(perWorker, target / max(p, 1)))
     return stride(from: images.lowerBound, to: images.upperBound, by: group).map {
       Tile(images: $0..<min(images.upperBound, $0 + group), rows: 0..<ho)
     }
@@ -152,13 +158,7 @@ public enum Conv2dKernel {
       return
     }
     var plan = plan ?? (workers: threads, gemmThreads: 1)
-    var work = tiles(images: 0..<n, height: ho, width: wo, k: k, workers: plan.workers, columns: tileColumns)
-    if g.isPointwise && p >= 128 {
-      // A pointwise conv reads X[n] in place, so grouping images buys a wider GEMM at the
-      // price of a gather and a scatter of O × width: at ResNet's 14×14 one GEMM per
-      // image ran 15% faster (docs/performance.md). Below 128 columns, untested: grouped.
-      work = work.flatMap { t in t.images.map { Tile(images: $0..<($0 + 1), rows: t.rows) } }
-    }
+    var work = tiles(images: 0..<n, height: ho, width: wo, k: k, workers: plan.workers, columns: tileColumns, pointwise: g.isPointwise)
     // Our own kernel, which does not pack the tile (ThinGEMM), or OpenBLAS.
     let thin = ThinGEMM.takes(m: o, k: k)
     if work.count < plan.workers {
@@ -296,13 +296,7 @@ public enum Conv2dKernel {
     // Workers own whole images, so col2im of different workers never overlaps.
     Parallel.chunks(n, threads: plan.workers) { images, worker in
       let dwOut = dw.map { worker == 0 ? $0 : partials[worker - 1].pointer }
-      var work = tiles(images: images, height: ho, width: wo, k: k, workers: 1, columns: tileColumns)
-      if g.isPointwise && p >= 128 {
-        // As forward: a pointwise conv's X[n] is its own column matrix and dX[n] its own
-        // col2im, so one image per tile reads and writes them in place, where a group of
-        // images copied both (1,024 × 392 floats a tile at ResNet's 1024→256 @14).
-        work = work.flatMap { t in t.images.map { Tile(images: $0..<($0 + 1), rows: t.rows) } }
-      }
+      let work = tiles(images: images, height: ho, width: wo, k: k, workers: 1, columns: tileColumns, pointwise: g.isPointwise)
       let widest = work.map { $0.images.count * $0.rows.count * wo }.max() ?? 0
       var scratch = Scratch()
       for t in work {
