@@ -73,15 +73,15 @@ extension Tape {
     withExtendedLifetime((logitsValue, target)) {}
     let total = kls.reduce(0.0) { $0 + Double($1) }
     let scale = 1 / Float(max(s[0], 1))
-    let (probabilitiesValue, targetValue) = (probabilities, target)
+    let probabilitiesValue = probabilities
     return record(Tensor(Float(total) * scale), inputs: [logits]) { dy, d in
       guard let dx = d[0] else { return }
-      let (g, p, t) = (dy.scalar * scale, probabilitiesValue.pointer, targetValue.pointer)
+      let (g, p, t) = (dy.scalar * scale, probabilitiesValue.pointer, target.pointer)
       for m in 0..<maps where mass[m] > 0 {
         let o = m * n
         for i in 0..<n { dx[o + i] += g * (p[o + i] * mass[m] - t[o + i]) }
       }
-      withExtendedLifetime((probabilitiesValue, targetValue)) {}
+      withExtendedLifetime((probabilitiesValue, target)) {}
     }
   }
 }

@@ -99,6 +99,18 @@ enum Rows {
     withExtendedLifetime((g, y)) {}
   }
 
+  /// g·[y > 0] over a whole tensor, in chunks over `threads`.
+  static func mask(_ g: Tensor, by y: Tensor, threads: Int) -> Tensor {
+    var d = Tensor(uninitialized: g.shape)
+    let (pg, py, pd) = (g.pointer, y.pointer, d.mutablePointer)
+    Parallel.chunks(g.count, threads: threads, minimumPerWorker: 1 << 16) { range, _ in
+      let first = range.lowerBound
+      mask(pg + first, by: py + first, range.count, into: pd + first)
+    }
+    withExtendedLifetime((g, y)) {}
+    return d
+  }
+
   /// d = g·[y > 0].
   @inline(__always)
   static func mask(_ g: UnsafePointer<Float>, by y: UnsafePointer<Float>, _ n: Int, into d: UnsafeMutablePointer<Float>) {

@@ -270,16 +270,7 @@ public enum Conv2dKernel {
       // dX of a stride-1 "same" 3×3 conv is itself one: dY through W with its taps turned
       // half a circle and its channel axes swapped, which Winograd computes faster than
       // Wᵀ·dY and col2im.
-      let masked = reluOutput.map { y in
-        var m = Tensor(uninitialized: dy.shape)
-        let (pm, pg, py) = (m.mutablePointer, dy.pointer, y.pointer)
-        Parallel.chunks(dy.count, threads: threads, minimumPerWorker: 1 << 16) { r, _ in
-          Rows.mask(pg + r.lowerBound, by: py + r.lowerBound, r.count, into: pm + r.lowerBound)
-        }
-        withExtendedLifetime((dy, y)) {}
-        return m
-      }
-      let g0 = masked ?? dy
+      let g0 = reluOutput.map { Rows.mask(dy, by: $0, threads: threads) } ?? dy
       Rows.accumulate(forward(g0, weight: turned(w), bias: nil, geometry: g, threads: threads), into: dx, threads: threads)
       if dw != nil || db != nil { backward(g0, input: x, weight: w, geometry: g, threads: threads, dx: nil, dw: dw, db: db) }
       return
